@@ -1,0 +1,108 @@
+"""The `homelab-kit` command line.
+
+Each command group lives in its own module of this package with a `register(subparsers)` function;
+handlers take `(args, ctx)` and return an exit code: 0 all good, 1 checked and found problems,
+2 bad input. Command modules import pandas, restic helpers etc. inside their handlers, never at
+module level, so `homelab-kit inventory` and `lint` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import HomelabError
+
+if TYPE_CHECKING:
+    from ..inventory import Lab
+
+# Command modules, in the order `--help` lists them. A module here may register several commands.
+COMMAND_MODULES = (
+    "inventory_cmd",
+    "demo_cmd",
+    "notebooks_cmd",
+    "fleet_cmd",
+    "backups_cmd",
+    "restore_cmd",
+    "migrate_cmd",
+    "deploy_cmd",
+    "capacity_cmd",
+    "ecosystem_cmd",
+    "journal_cmd",
+)
+
+
+def default_lab_path(option: str | None) -> Path:
+    """`--lab`, else `$HOMELAB_LAB`, else `./lab.toml`."""
+    return Path(option or os.environ.get("HOMELAB_LAB") or "lab.toml")
+
+
+@dataclass
+class Context:
+    """What every handler needs: the lab path, the lab (loaded once, lazily) and output streams."""
+
+    lab_path: Path
+    out: Any = field(default_factory=lambda: sys.stdout)
+    err: Any = field(default_factory=lambda: sys.stderr)
+    _lab: Lab | None = None
+
+    def lab(self) -> Lab:
+        if self._lab is None:
+            from ..inventory import load_lab
+
+            self._lab = load_lab(self.lab_path)
+        return self._lab
+
+    def print(self, *parts: object) -> None:
+        print(*parts, file=self.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="homelab-kit",
+        description="Run your homelab from one inventory: backups, restore tests, migrations, "
+        "deploys, capacity.",
+    )
+    parser.add_argument(
+        "--lab",
+        metavar="PATH",
+        help="the lab.toml to use (default: $HOMELAB_LAB, else ./lab.toml)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{name}":
+                continue  # a command group not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = Context(lab_path=default_lab_path(args.lab))
+    try:
+        return int(args.func(args, ctx) or 0)
+    except HomelabError as exc:
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"homelab-kit: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("homelab-kit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Shared fixtures: the real restic binaries (Debian 12's 0.14 and Debian 13's 0.18)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("HOMELAB_CACHE", ROOT / ".cache"))
+
+
+def restic_binaries() -> dict[str, str]:
+    """Every restic we test against, keyed by a short label; set up by `make test`."""
+    found: dict[str, str] = {}
+    system = shutil.which("restic")
+    if system:
+        found["system"] = system
+    trixie = CACHE / "restic-trixie" / "restic"
+    if trixie.exists():
+        found["trixie"] = str(trixie)
+    return found
+
+
+@pytest.fixture(params=sorted(restic_binaries()) or ["missing"])
+def restic_bin(request: pytest.FixtureRequest) -> str:
+    """Path of a real restic binary; the test runs once per installed version."""
+    binaries = restic_binaries()
+    if request.param not in binaries:
+        pytest.fail("no restic binary found: run `make test` (it installs restic 0.14 and 0.18)")
+    return binaries[request.param]
