@@ -1,0 +1,433 @@
+"""SSH transport — the only module that imports fabric or paramiko.
+
+Host keys are pinned (`host_key` in lab.toml) or known (known_hosts), never auto-added: fabric's
+default AutoAddPolicy is replaced by a policy that refuses with the offered key's type, SHA256
+fingerprint and the exact `host_key = "..."` line to pin after checking it. argv is joined with
+`shlex.join` here, at the very edge, so hostile values stay one literal argument.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import os
+import re
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import paramiko
+from fabric import Config, Connection
+from paramiko.common import cMSG_CHANNEL_REQUEST
+from paramiko.message import Message
+
+from .errors import AuthError, CommandTimeout, ConnectError, HostKeyError, InventoryError
+from .runner import Result
+
+DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_POLL = 0.01
+# With a timeout, the command reports its PID (= its process group on OpenSSH) on stderr first, so a
+# timed-out command can be killed even where the SSH "signal" request is refused (root logins).
+_PID_TAG = "homelab-kit-pid:"
+_PID_WRAP = ("sh", "-c", f'echo "{_PID_TAG}$$" >&2; exec "$@"', "sh")
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's SHA256 fingerprint (what `ssh-keygen -lf` prints)."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def key_line(key: paramiko.PKey) -> str:
+    """The key as it goes into lab.toml's host_key: 'TYPE BASE64'."""
+    return f"{key.get_name()} {key.get_base64()}"
+
+
+def parse_host_key(text: str, where: str = "host_key") -> paramiko.PKey:
+    """A pinned 'TYPE BASE64 [comment]' line as a key; InventoryError when it is not one."""
+    parts = text.split()
+    try:
+        return paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1], validate=True))
+    except Exception as exc:
+        raise InventoryError(
+            f'{where}: not an SSH public key ("TYPE BASE64", e.g. "ssh-ed25519 AAAA..."): {exc}; '
+            "get it with `homelab-kit hosts keyscan NAME`"
+        ) from None
+
+
+def _hostkey_name(address: str, port: int) -> str:
+    return address if port == 22 else f"[{address}]:{port}"
+
+
+class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
+    """Refuse every key we do not already trust, telling the user how to pin it."""
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name, self.source = name, source
+
+    def missing_host_key(self, client: Any, hostname: str, key: paramiko.PKey) -> None:
+        err = HostKeyError(
+            f"{self.name} ({hostname}): unknown host key {key.get_name()} {fingerprint(key)} "
+            f"(not pinned in lab.toml, not in {self.source}); check it against the host's own "
+            f"`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`, then add to [hosts.{self.name}]: "
+            f'host_key = "{key_line(key)}"'
+        )
+        err.key_type, err.fingerprint, err.host_key_line = (
+            key.get_name(),
+            fingerprint(key),
+            f'host_key = "{key_line(key)}"',
+        )
+        raise err
+
+
+@dataclass(frozen=True)
+class ScannedKey:
+    """One host key offered by a server, for review before pinning."""
+
+    type: str
+    base64: str
+    fingerprint: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.type} {self.base64}"
+
+
+KEYSCAN_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512")
+
+
+def keyscan(address: str, port: int = 22, *, timeout: float = 10.0) -> list[ScannedKey]:
+    """Fetch the host keys a server offers (one handshake per key type); never trusts or writes them."""
+    found: dict[str, ScannedKey] = {}
+    errors: list[str] = []
+    for ktype in KEYSCAN_TYPES:
+        try:
+            sock = socket.create_connection((address, port), timeout=timeout)
+        except OSError as exc:
+            raise ConnectError(f"{address}:{port}: cannot connect for keyscan: {exc}") from None
+        transport = paramiko.Transport(sock)
+        try:
+            transport.banner_timeout = timeout
+            transport.get_security_options().key_types = [ktype]
+            transport.start_client(timeout=timeout)
+            key = transport.get_remote_server_key()
+            found.setdefault(
+                key.get_name(), ScannedKey(key.get_name(), key.get_base64(), fingerprint(key))
+            )
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            errors.append(f"{ktype}: {exc}")
+        finally:
+            transport.close()
+    if not found:
+        raise ConnectError(f"{address}:{port}: no host key offered ({'; '.join(errors)})")
+    return list(found.values())
+
+
+def _send_signal(chan: paramiko.Channel, signame: str) -> None:
+    """RFC 4254 'signal' request; OpenSSH ≥ 7.9 signals the command's process group."""
+    with contextlib.suppress(Exception):
+        m = Message()
+        m.add_byte(cMSG_CHANNEL_REQUEST)
+        m.add_int(chan.remote_chanid)
+        m.add_string("signal")
+        m.add_boolean(False)
+        m.add_string(signame)
+        chan.transport._send_user_message(m)
+
+
+class SshRunner:
+    """Runs argv on one inventory host over SSH (fabric Connection, paramiko channels)."""
+
+    def __init__(
+        self,
+        host: Any,
+        *,
+        known_hosts: str | os.PathLike | None = None,
+        connect_timeout: float | None = None,
+    ) -> None:
+        self.spec = host
+        self.host: str = host.name
+        self.known_hosts = Path(known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+        self.connect_timeout = float(connect_timeout or getattr(host, "connect_timeout", 10.0))
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        s = self.spec
+        return f"<SshRunner {self.host} {s.user}@{s.address}:{s.port}>"
+
+    def __enter__(self) -> SshRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- connecting ----------------------------------------------------------------------------
+
+    def _client(self) -> paramiko.SSHClient:
+        """An SSHClient that trusts only the pinned key, else known_hosts; refuses the rest."""
+        s = self.spec
+        client = paramiko.SSHClient()
+        if s.host_key:
+            key = parse_host_key(s.host_key, f"hosts.{s.name}.host_key")
+            client.get_host_keys().add(_hostkey_name(s.address, s.port), key.get_name(), key)
+            source = "lab.toml"
+        else:
+            if self.known_hosts.is_file():
+                client.load_system_host_keys(str(self.known_hosts))
+            source = str(self.known_hosts)
+        client.set_missing_host_key_policy(_RefuseUnknown(s.name, source))
+        client._homelab_source = source  # type: ignore[attr-defined]
+        return client
+
+    def connection(self) -> Connection:
+        """The open fabric Connection (connects on first use, reconnects after close)."""
+        with self._lock:
+            if self._conn is not None and self._conn.is_connected:
+                return self._conn
+            s = self.spec
+            t = self.connect_timeout
+            kwargs: dict[str, Any] = dict(
+                timeout=t, banner_timeout=t, auth_timeout=t, channel_timeout=t
+            )
+            if s.identity_file:
+                path = Path(s.identity_file).expanduser()
+                if not path.is_file():
+                    raise AuthError(
+                        f"{s.name}: identity_file {path} does not exist; fix hosts.{s.name}.identity_file"
+                    )
+                kwargs.update(key_filename=[str(path)], look_for_keys=False, allow_agent=False)
+            conn = Connection(
+                s.address,
+                user=s.user,
+                port=int(s.port),
+                config=Config(overrides={"load_ssh_configs": False}),
+                connect_kwargs=kwargs,
+            )
+            conn.client = self._client()
+            try:
+                conn.open()
+            except HostKeyError:
+                conn.close()
+                raise
+            except paramiko.BadHostKeyException as exc:
+                conn.close()
+                raise self._changed_key(exc, conn.client._homelab_source) from None
+            except paramiko.AuthenticationException as exc:
+                conn.close()
+                raise AuthError(
+                    f"{s.name}: {s.user}@{s.address}:{s.port} refused our key ({exc}); check "
+                    f"hosts.{s.name}.identity_file / user and the host's authorized_keys"
+                ) from None
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                conn.close()
+                raise ConnectError(
+                    f"{s.name}: cannot connect to {s.address}:{s.port}: {exc or type(exc).__name__}; "
+                    f"check the host is up and hosts.{s.name}.address/port"
+                ) from None
+            self._conn = conn
+            return conn
+
+    def _changed_key(self, exc: paramiko.BadHostKeyException, source: str) -> HostKeyError:
+        s, got, want = self.spec, exc.key, exc.expected_key
+        err = HostKeyError(
+            f"{s.name} ({s.address}:{s.port}): HOST KEY CHANGED — offered {got.get_name()} "
+            f"{fingerprint(got)}, expected {want.get_name()} {fingerprint(want)} (from {source}). "
+            "Someone may be intercepting the connection; if the host was reinstalled, verify the "
+            f'new key and update it: host_key = "{key_line(got)}"'
+        )
+        err.key_type, err.fingerprint = got.get_name(), fingerprint(got)
+        err.host_key_line = f'host_key = "{key_line(got)}"'
+        return err
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def full_argv(
+        self, argv: Sequence[str], *, sudo: bool = False, env: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """argv with the `sudo -n --` and `env K=V` prefixes it needs (still a list)."""
+        if not argv:
+            raise ValueError("empty argv")
+        parts = [str(a) for a in argv]
+        if env:
+            bad = [k for k in env if not _ENV_NAME.match(k)]
+            if bad:
+                raise ValueError(f"invalid environment variable name(s): {', '.join(bad)}")
+            parts = ["env", *(f"{k}={v}" for k, v in env.items()), *parts]
+        if sudo and self.spec.user != "root":
+            parts = ["sudo", "-n", "--", *parts]
+        return parts
+
+    @staticmethod
+    def command_line(parts: Sequence[str], cwd: str | None = None) -> str:
+        """The one shell line sent to the host: every part quoted with shlex.join."""
+        line = shlex.join(parts)
+        return f"cd -- {shlex.quote(cwd)} && {line}" if cwd else line
+
+    def _open(self, command: str) -> paramiko.Channel:
+        conn = self.connection()
+        try:
+            chan = conn.create_session()
+            chan.exec_command(command)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            self.close()
+            raise ConnectError(f"{self.host}: cannot start a command: {exc}") from None
+        return chan
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        sudo: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: str | bytes | None = None,
+    ) -> Result:
+        """Run argv; Result with exit code and output. CommandTimeout kills the remote command."""
+        parts = self.full_argv(argv, sudo=sudo, env=env)
+        wire = parts if timeout is None else [*_PID_WRAP, *parts]
+        command = self.command_line(wire, cwd)
+        start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
+        chan = self._open(command)
+        out, err = io.BytesIO(), io.BytesIO()
+        try:
+            if stdin is not None:
+                chan.sendall(stdin.encode() if isinstance(stdin, str) else stdin)
+            chan.shutdown_write()
+            try:
+                self._collect(chan, out, err, deadline, shlex.join(parts), timeout)
+            except CommandTimeout:
+                self._kill_remote(err.getvalue(), sudo)
+                raise
+            code = chan.recv_exit_status() if chan.exit_status_ready() else -1
+        finally:
+            chan.close()
+        stderr = err.getvalue().decode(errors="replace")
+        if timeout is not None and stderr.startswith(_PID_TAG):
+            stderr = stderr.partition("\n")[2]
+        if code == -1:
+            code, stderr = (
+                255,
+                stderr
+                + "\n[homelab-kit] the command ended without an exit status (killed by a signal?)",
+            )
+        return Result(
+            self.host,
+            tuple(parts),
+            code,
+            out.getvalue().decode(errors="replace"),
+            stderr,
+            time.monotonic() - start,
+        )
+
+    def _collect(
+        self,
+        chan: paramiko.Channel,
+        out: IO[bytes],
+        err: IO[bytes],
+        deadline: float | None,
+        command: str,
+        timeout: float | None,
+    ) -> None:
+        """Read stdout/stderr until the command ends, the deadline passes or the link dies."""
+        while True:
+            got = False
+            while chan.recv_ready():
+                out.write(chan.recv(65536))
+                got = True
+            while chan.recv_stderr_ready():
+                err.write(chan.recv_stderr(65536))
+                got = True
+            if chan.exit_status_ready() and chan.eof_received and not got:
+                return
+            if chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
+                transport = chan.get_transport()
+                if transport is None or not transport.is_active():
+                    self.close()
+                    raise ConnectError(f"{self.host}: connection lost while running `{command}`")
+                return
+            if deadline is not None and time.monotonic() > deadline:
+                _send_signal(chan, "KILL")
+                raise CommandTimeout(f"{self.host}: `{command}` did not finish within {timeout:g}s")
+            if not got:
+                chan.status_event.wait(_POLL) if not chan.closed else time.sleep(_POLL)
+
+    def _kill_remote(self, err: bytes, sudo: bool) -> None:
+        """Kill a timed-out command's process group by the PID it reported (best effort)."""
+        first = err.decode(errors="replace").partition("\n")[0]
+        if not first.startswith(_PID_TAG) or not first[len(_PID_TAG) :].isdigit():
+            return
+        pid = int(first[len(_PID_TAG) :])
+        killer = ["sh", "-c", f"kill -9 -{pid} 2>/dev/null || kill -9 {pid}"]
+        with contextlib.suppress(Exception):
+            chan = self._open(self.command_line(self.full_argv(killer, sudo=sudo)))
+            try:
+                chan.shutdown_write()
+                sink = io.BytesIO()
+                self._collect(chan, sink, sink, time.monotonic() + 5, "kill", 5)
+            finally:
+                chan.close()
+
+    @contextlib.contextmanager
+    def stream(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        sudo: bool = False,
+        cwd: str | None = None,
+    ) -> Iterator[IO[bytes]]:
+        """Yield the command's stdout as a binary stream; raise CommandFailed afterwards if it failed."""
+        parts = self.full_argv(argv, sudo=sudo, env=env)
+        command = self.command_line(parts, cwd)
+        start = time.monotonic()
+        chan = self._open(command)
+        chan.shutdown_write()
+        err = io.BytesIO()
+        errf = chan.makefile_stderr("rb")
+        drain = threading.Thread(target=lambda: err.write(errf.read()), daemon=True)
+        drain.start()
+        stdout = chan.makefile("rb")
+        try:
+            yield stdout
+            while stdout.read(65536):  # let the command finish if the caller stopped early
+                pass
+            code = chan.recv_exit_status()
+        except BaseException:
+            _send_signal(chan, "KILL")
+            chan.close()
+            raise
+        drain.join(5)
+        chan.close()
+        Result(
+            self.host,
+            tuple(parts),
+            code,
+            "",
+            err.getvalue().decode(errors="replace"),
+            time.monotonic() - start,
+        ).check()
+
+    def put(self, local: str | os.PathLike, remote: str) -> None:
+        """Copy a local file to the host (SFTP)."""
+        self.connection().put(str(local), remote)
+
+    def get(self, remote: str, local: str | os.PathLike) -> None:
+        """Copy a file from the host (SFTP)."""
+        self.connection().get(remote, str(local))
