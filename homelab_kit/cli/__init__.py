@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "backups_cmd",
     "restore_cmd",
     "migrate_cmd",
+    "import_cmd",
     "deploy_cmd",
     "capacity_cmd",
     "ecosystem_cmd",

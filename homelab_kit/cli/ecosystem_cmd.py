@@ -1,0 +1,139 @@
+"""`homelab-kit export ansible|prometheus` and `homelab-kit import nix`: meet the ecosystem."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .import_cmd import import_group
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export the lab for Ansible or Prometheus")
+    group = p.add_subparsers(dest="exporter", metavar="TARGET")
+    group.required = True
+    a = group.add_parser(
+        "ansible",
+        help="print (or write) a YAML Ansible inventory: groups from roles and os",
+        description="A YAML inventory for ansible-inventory/ansible-playbook: a group per role and "
+        "per os, ansible_host/user/port, and the host's services and backups as host vars.",
+    )
+    a.add_argument("--out", metavar="FILE", help="write here instead of printing")
+    a.set_defaults(func=export_ansible)
+    m = group.add_parser(
+        "prometheus",
+        help="write textfile-collector metrics: freshness, coverage, restore tests, capacity",
+        description="Write node_exporter textfile-collector files (*.prom, replaced atomically) "
+        "with backup freshness and coverage, restore-test results and days to full.",
+    )
+    m.add_argument("--out", metavar="DIR", required=True, help="the textfile collector directory")
+    m.set_defaults(func=export_prometheus)
+
+    n = import_group(sub).add_parser(
+        "nix",
+        help="print lab.toml entries from a Nix config (flake attr, file attr or expression)",
+        description="Evaluate with the real nix evaluator and map hosts, homelab.services.* and "
+        "services.restic.backups.* to lab.toml. TARGET is a flake attribute (path/to/flake#attr), "
+        "an attribute path of --file, or a Nix expression.",
+    )
+    n.add_argument(
+        "target",
+        metavar="EXPR_OR_FLAKE_ATTR",
+        nargs="?",
+        default="",
+        help="e.g. /etc/nixos#nixosConfigurations, or nixosConfigurations with --file",
+    )
+    n.add_argument(
+        "--file", metavar="F", help="a .nix file; TARGET is then an attribute path in it"
+    )
+    n.add_argument(
+        "--merge",
+        metavar="LAB",
+        help="merge into this lab.toml (comments and hand-made "
+        "entries are kept) instead of printing",
+    )
+    n.add_argument("--host", metavar="NAME", help="evaluate on this lab host (through its runner)")
+    n.add_argument(
+        "--name", default="home", help="lab name for the printed [lab] table (default home)"
+    )
+    n.set_defaults(func=import_nix_cmd)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write text next to path, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export_ansible(args: argparse.Namespace, ctx: Any) -> int:
+    from ..export import ansible_yaml
+
+    text = ansible_yaml(ctx.lab())
+    if args.out:
+        _write_atomic(Path(args.out), text)
+        print(f"wrote {args.out}", file=ctx.err)
+    else:
+        ctx.print(text.rstrip())
+    return 0
+
+
+def export_prometheus(args: argparse.Namespace, ctx: Any) -> int:
+    from ..export_sources import write_textfiles
+
+    written = write_textfiles(ctx.lab(), Path(args.out))
+    for path, note in written:
+        print(f"wrote {path}" + (f" ({note})" if note else ""), file=ctx.err)
+    return 0
+
+
+def import_nix_cmd(args: argparse.Namespace, ctx: Any) -> int:
+    from ..errors import InventoryError
+    from ..nix import import_nix, merge_toml, to_toml
+
+    if not args.target and not args.file:
+        raise InventoryError(
+            "import nix: give EXPR_OR_FLAKE_ATTR, or --file F (and an attribute path)"
+        )
+    with contextlib.ExitStack() as stack:
+        runner = None
+        if args.host:
+            if args.merge and not getattr(args, "lab", None):
+                ctx.lab_path = Path(args.merge)  # the lab being merged into knows the host
+            runner = ctx.lab().runner(args.host)
+            if hasattr(runner, "close"):
+                stack.callback(runner.close)
+        result = import_nix(args.target, file=args.file, runner=runner)
+    if not args.merge:
+        ctx.print(to_toml(result, lab_name=args.name).rstrip())
+        return 0
+    path = Path(args.merge)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InventoryError(
+            f"{path}: no such lab file to merge into; drop --merge to print"
+        ) from None
+    merged, changes = merge_toml(text, result, where=str(path))
+    if merged != text:
+        _write_atomic(path, merged)
+    for change in changes:
+        print(str(change), file=ctx.err)
+    for warning in result.warnings:
+        print(f"check: {warning}", file=ctx.err)
+    print(f"{'merged into' if merged != text else 'nothing to change in'} {path}", file=ctx.err)
+    return 0

@@ -1,0 +1,371 @@
+"""Map evaluated Nix data (from nix.EXTRACT) to lab.toml entries; render or merge them as TOML.
+
+Pure: no nix, no files. The homelab module pattern: `homelab.services.<name>` (or `homelab.<name>`)
+declares a service with its port, user and config dir; modules add their state to
+`homelab.backup.stateDirs`; `services.restic.backups.<name>` backs those up. A backup's paths that are
+some service's state dirs stay derived (never listed twice); the rest become `extra_paths`.
+Values nix only guessed (an address from the host name, user root) are "soft": a merge fills them
+in but never overwrites what the user wrote.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from .timespec import schedule_period
+
+SERVICE_DIR_KEYS = ("stateDirs", "configDir", "baseDir", "dataDir", "stateDir")
+DOMAIN_KEYS = ("domain", "url", "fqdn", "hostname")
+NOT_SERVICES = {"services", "backup"}
+KEEP_FLAGS = {
+    "last": "last",
+    "hourly": "hourly",
+    "daily": "daily",
+    "weekly": "weekly",
+    "monthly": "monthly",
+    "yearly": "yearly",
+    "within": "within",
+    "within-hourly": "within_hourly",
+    "within-daily": "within_daily",
+    "within-weekly": "within_weekly",
+    "within-monthly": "within_monthly",
+    "within-yearly": "within_yearly",
+}
+SECTIONS = ("hosts", "services", "backups")
+
+
+@dataclass
+class ImportResult:
+    """lab.toml tables from Nix, the keys that were only guessed, and what the user should check."""
+
+    lab: dict[str, Any] = field(default_factory=dict)
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    soft: set[tuple[str, str, str]] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+    def tables(self) -> dict[str, Any]:
+        return {
+            "lab": self.lab,
+            "hosts": self.hosts,
+            "services": self.services,
+            "backups": self.backups,
+        }
+
+
+def _threw(data: Any, path: str, out: list[str]) -> Any:
+    """Replace the extractor's {__threw} markers by None, noting where nix threw."""
+    if isinstance(data, dict):
+        if data.get("__threw") is True and len(data) == 1:
+            out.append(path)
+            return None
+        return {k: _threw(v, f"{path}.{k}" if path else k, out) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_threw(v, f"{path}[{i}]", out) for i, v in enumerate(data)]
+    return data
+
+
+def _str(v: Any) -> str | None:
+    return v if isinstance(v, str) and v else None
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535 else None
+
+
+def _strs(v: Any) -> list[str]:
+    return [x for x in v if isinstance(x, str) and x] if isinstance(v, list) else []
+
+
+def _under(path: str, root: str) -> bool:
+    root = root.rstrip("/") or "/"
+    return path == root or path.startswith(root + "/") or root == "/"
+
+
+def _fqdn(value: str) -> str:
+    """'https://pass.example.org:443/x' -> 'pass.example.org'."""
+    return re.sub(r"^[a-z]+://", "", value).split("/", 1)[0].split(":", 1)[0]
+
+
+def parse_prune_opts(opts: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """restic forget flags ('--keep-daily 7', '--keep-within=30d') -> (keep table, ignored flags)."""
+    tokens = [t for o in opts for t in shlex.split(o)]
+    keep: dict[str, Any] = {}
+    ignored: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        flag, eq, value = tok.partition("=")
+        name = flag[len("--keep-") :] if flag.startswith("--keep-") else None
+        if name is None or (name not in KEEP_FLAGS and name != "tag"):
+            ignored.append(tok)
+            i += 1
+            continue
+        if not eq:
+            i += 1
+            value = tokens[i] if i < len(tokens) else ""
+        key = KEEP_FLAGS.get(name, "tags")
+        if key == "tags":
+            keep.setdefault("tags", []).append(value)
+        elif key.startswith("within"):
+            keep[key] = value
+        else:
+            try:
+                keep[key] = int(value)
+            except ValueError:
+                ignored.append(f"{flag} {value}")
+        i += 1
+    return keep, ignored
+
+
+def normalise_schedule(on_calendar: Any) -> str | None:
+    """systemd OnCalendar -> a schedule timespec understands ('00:01' -> '*-*-* 00:01:00')."""
+    values = _strs(on_calendar) if isinstance(on_calendar, list) else [_str(on_calendar)]
+    values = [v for v in values if v]
+    if len(values) != 1:
+        return None
+    s = " ".join(values[0].split())
+    if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", s):
+        s = f"*-*-* {s}" + (":00" if s.count(":") == 1 else "")
+    try:
+        schedule_period(s)
+    except ValueError:
+        return None
+    return s
+
+
+def _host_entry(h: dict[str, Any], name: str, flake: str | None, r: ImportResult) -> dict[str, Any]:
+    dep = h.get("deployment") or {}
+    hl = h.get("homelab") or {}
+    t: dict[str, Any] = {}
+    address = _str(dep.get("targetHost"))
+    if not address:
+        for iface in (h.get("interfaces") or {}).values():
+            addrs = ((iface or {}).get("ipv4") or {}).get("addresses") or []
+            address = next((_str(a.get("address")) for a in addrs if isinstance(a, dict)), None)
+            if address:
+                break
+    if address != _str(dep.get("targetHost")):
+        r.soft.add(("hosts", name, "address"))  # a guess at how to reach it; the user's value wins
+    if not address:
+        hostname = _str(h.get("hostName")) or name
+        address = f"{hostname}.{h['domain']}" if _str(h.get("domain")) else hostname
+        r.soft.add(("hosts", name, "address"))
+    t["address"] = address
+    t["user"] = _str(dep.get("targetUser")) or "root"
+    if not _str(dep.get("targetUser")):
+        r.soft.add(("hosts", name, "user"))
+    port = _int(dep.get("targetPort")) or next(
+        iter(p for p in map(_int, h.get("sshPorts") or []) if p), None
+    )
+    if port and port != 22:
+        t["port"] = port
+    t["os"] = "nixos"
+    roles = _strs(hl.get("roles")) or _strs(dep.get("tags"))
+    if roles:
+        t["roles"] = roles
+    if flake and h.get("attrName"):
+        t["flake"] = f"{flake}#{h['attrName']}"
+    return t
+
+
+def _declared_services(hl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {n: s for n, s in (hl.get("services") or {}).items() if isinstance(s, dict)}
+    for n, s in hl.items():
+        if n not in NOT_SERVICES and isinstance(s, dict) and isinstance(s.get("enable"), bool):
+            found.setdefault(n, s)
+    return {n: s for n, s in found.items() if s.get("enable", True) is not False}
+
+
+def _service_entry(
+    name: str, s: dict[str, Any], nixos: dict[str, Any], hl: dict[str, Any], domain: str | None
+) -> tuple[dict[str, Any], list[str]]:
+    """A service table and the dirs it declares (before attributing homelab.backup.stateDirs)."""
+    t: dict[str, Any] = {}
+    port = _int(s.get("port")) or _int(s.get("listenPort")) or _int(nixos.get("port"))
+    if port:
+        t["port"] = port
+    fqdn = next((_fqdn(s[k]) for k in DOMAIN_KEYS if _str(s.get(k))), None)
+    if _str(s.get("subdomain")):
+        t["subdomain"] = s["subdomain"]
+    elif fqdn and domain and fqdn.endswith("." + domain):
+        t["subdomain"] = fqdn[: -len(domain) - 1]
+    elif fqdn:
+        t["domain"] = fqdn
+    user = _str(s.get("user")) or _str(nixos.get("user"))
+    group = _str(s.get("group")) or _str(nixos.get("group"))
+    if user and not group and user == hl.get("user"):
+        group = _str(hl.get("group"))
+    if user:
+        t["user"] = user
+    if group:
+        t["group"] = group
+    health = _str(s.get("health")) or _str(s.get("healthCheck"))
+    if health and re.match(r"^https?://", health):
+        t["health"] = health
+    if _str(s.get("description")):
+        t["description"] = s["description"]
+    dirs = _strs(s.get("stateDirs"))
+    if not dirs:
+        dirs = [d for k in SERVICE_DIR_KEYS[1:] if (d := _str(s.get(k)))][:1]
+    if not dirs:
+        dirs = [d for k in ("dataDir", "stateDir") if (d := _str(nixos.get(k)))][:1]
+    return t, [d for d in dirs if d.startswith("/")]
+
+
+def _attribute(
+    state_dirs: list[str], declared: dict[str, list[str]]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """homelab.backup.stateDirs entries -> the service they belong to (by dir or /var/lib/<name>)."""
+    owned: dict[str, list[str]] = {}
+    rest: list[str] = []
+    for p in state_dirs:
+        owner = next(
+            (n for n, ds in declared.items() if any(_under(p, d) or _under(d, p) for d in ds)), None
+        )
+        owner = owner or next((n for n in declared if _under(p, f"/var/lib/{n}")), None)
+        if owner:
+            owned.setdefault(owner, []).append(p)
+        else:
+            rest.append(p)
+    return owned, rest
+
+
+def from_eval(
+    data: dict[str, Any], *, flake: str | None = None, default_name: str | None = None
+) -> ImportResult:
+    """The lab.toml entries in nix.EXTRACT's output (see the module docstring for the rules)."""
+    r = ImportResult()
+    threw: list[str] = []
+    hosts = _threw(data.get("hosts") or {}, "", threw)
+    r.warnings += [
+        f"{p}: nix threw while evaluating it (skipped); check that option" for p in threw
+    ]
+    per_host: list[tuple[str, dict[str, Any]]] = []
+    for key, h in hosts.items():
+        name = key or _str(h.get("hostName")) or default_name or "nixos"
+        per_host.append((name, h))
+    domains = {
+        d
+        for _, h in per_host
+        if (
+            d := _str((h.get("homelab") or {}).get("baseDomain"))
+            or _str((h.get("homelab") or {}).get("domain"))
+        )
+    }
+    domain = sorted(domains)[0] if domains else None
+    if domain:
+        r.lab["domain"] = domain
+    if len(domains) > 1:
+        r.warnings.append(
+            f"hosts use several base domains ({', '.join(sorted(domains))}); lab.domain = {domain}"
+        )
+    svc_names = [n for _, h in per_host for n in _declared_services(h.get("homelab") or {})]
+    bak_names = [n for _, h in per_host for n, b in (h.get("restic") or {}).items() if b]
+
+    for hname, h in per_host:
+        hl = h.get("homelab") or {}
+        if not h.get("attrName") and default_name:
+            h = {**h, "attrName": default_name}
+        r.hosts[hname] = _host_entry(h, hname, flake, r)
+        entries: dict[str, dict[str, Any]] = {}
+        declared: dict[str, list[str]] = {}
+        for sname, s in _declared_services(hl).items():
+            entry, dirs = _service_entry(
+                sname, s, (h.get("nixos") or {}).get(sname) or {}, hl, domain
+            )
+            entries[sname], declared[sname] = {"host": hname, **entry}, dirs
+        owned, unowned = _attribute(_strs((hl.get("backup") or {}).get("stateDirs")), declared)
+        for sname, entry in entries.items():
+            dirs = owned.get(sname) or declared[sname]
+            if dirs:
+                entry["state_dirs"] = list(dict.fromkeys(dirs))
+            full = sname if svc_names.count(sname) == 1 else f"{sname}-{hname}"
+            r.services[full] = entry
+        if unowned:
+            r.warnings.append(
+                f"hosts.{hname}: homelab.backup.stateDirs without a service: {', '.join(unowned)} "
+                "(kept as the backups' extra_paths)"
+            )
+        service_dirs = [d for e in entries.values() for d in e.get("state_dirs", [])]
+        for bname, b in (h.get("restic") or {}).items():
+            if not b:
+                continue  # a backup switched off with mkIf
+            full = bname if bak_names.count(bname) == 1 else f"{bname}-{hname}"
+            entry = _backup_entry(full, hname, b, service_dirs, r)
+            if entry:
+                r.backups[full] = entry
+    return r
+
+
+def _backup_entry(
+    name: str, host: str, b: dict[str, Any], service_dirs: list[str], r: ImportResult
+) -> dict[str, Any] | None:
+    where = f"backups.{name}"
+    if not _str(b.get("repository")):
+        hint = (
+            f" (NixOS reads it from repositoryFile {b['repositoryFile']})"
+            if _str(b.get("repositoryFile"))
+            else ""
+        )
+        r.warnings.append(f"{where}: no repository in the Nix config{hint}; add [{where}] by hand")
+        return None
+    if not _str(b.get("passwordFile")):
+        r.warnings.append(
+            f"{where}: no passwordFile in the Nix config; add [{where}] with password_command by hand"
+        )
+        return None
+    t: dict[str, Any] = {
+        "host": host,
+        "repository": b["repository"],
+        "password_file": b["passwordFile"],
+        "covers": [host],
+    }
+    paths = _strs(b.get("paths"))
+    extra = [p for p in paths if not any(_under(p, d) for d in service_dirs)]
+    if extra:
+        t["extra_paths"] = extra
+    missing = [d for d in service_dirs if not any(_under(d, p) for p in paths)]
+    if missing:
+        r.warnings.append(
+            f"{where}: does not back up {', '.join(missing)} (lint will show the gap)"
+        )
+    if _strs(b.get("exclude")):
+        t["exclude"] = _strs(b["exclude"])
+    if _str(b.get("environmentFile")):
+        t["environment_file"] = b["environmentFile"]
+    on_calendar = (b.get("timerConfig") or {}).get("OnCalendar")
+    schedule = normalise_schedule(on_calendar)
+    if schedule:
+        t["schedule"] = schedule
+    elif on_calendar:
+        r.warnings.append(
+            f"{where}: cannot tell the period of OnCalendar {on_calendar!r}; set schedule or max_age by hand"
+        )
+    keep, ignored = parse_prune_opts(_strs(b.get("pruneOpts")))
+    if keep:
+        t["keep"] = keep
+    if ignored:
+        r.warnings.append(f"{where}: pruneOpts not mapped: {' '.join(ignored)}")
+    tags = [v for i, a in enumerate(_strs(b.get("extraBackupArgs"))) for v in _tag_args(a, i)]
+    if tags:
+        t["tags"] = tags
+    return t
+
+
+def _tag_args(arg: str, _: int) -> list[str]:
+    tokens = shlex.split(arg)
+    out = []
+    for i, tok in enumerate(tokens):
+        if tok.startswith("--tag="):
+            out += tok[6:].split(",")
+        elif tok == "--tag" and i + 1 < len(tokens):
+            out += tokens[i + 1].split(",")
+    return out
+
+
+__all__ = ["ImportResult", "from_eval", "normalise_schedule", "parse_prune_opts"]
