@@ -1,0 +1,66 @@
+"""`homelab-kit migrate plan|apply SERVICE` (and registers `homelab-kit import compose`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from . import import_cmd
+from .output import table, to_json
+
+PLAN_COLUMNS = ("#", "phase", "host", "title", "command")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("migrate", help="move a compose service to its native host, as a plan")
+    group = p.add_subparsers(dest="migrate_command", metavar="ACTION")
+    group.required = True
+    q = group.add_parser("plan", help="show the migration plan (the dry run; runs nothing)")
+    q.add_argument("service", metavar="SERVICE")
+    q.add_argument("--json", action="store_true", help="print the plan as JSON")
+    q.set_defaults(func=plan_cmd)
+    q = group.add_parser("apply", help="execute the migration plan (resumes after a failure)")
+    q.add_argument("service", metavar="SERVICE")
+    q.add_argument("--yes", action="store_true", help="confirm: really run the plan")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.set_defaults(func=apply_cmd)
+    import_cmd.register(sub)
+
+
+def _print_plan(plan: Any, ctx: Any) -> None:
+    rows = [
+        {"#": i, "phase": s.phase, "host": s.host, "title": s.title, "command": s.command}
+        for i, s in enumerate(plan.steps, 1)
+    ]
+    ctx.print(plan.title)
+    for note in plan.notes:
+        ctx.print(f"  note: {note}")
+    ctx.print(table(rows, PLAN_COLUMNS))
+
+
+def plan_cmd(args: argparse.Namespace, ctx: Any) -> int:
+    from ..migrate import plan_migration
+
+    plan = plan_migration(ctx.lab(), args.service)
+    if args.json:
+        ctx.print(to_json(plan.to_dict()))
+    else:
+        _print_plan(plan, ctx)
+    return 0
+
+
+def apply_cmd(args: argparse.Namespace, ctx: Any) -> int:
+    from ..migrate import plan_migration
+    from ..plan import execute
+
+    lab = ctx.lab()
+    plan = plan_migration(lab, args.service)
+    if not args.yes:
+        _print_plan(plan, ctx)
+        ctx.print("\nnothing done: review the plan above, then re-run with --yes")
+        return 2
+    outcomes = execute(plan, lab, progress=not args.no_progress)
+    done = sum(o.status == "ok" for o in outcomes)
+    skipped = sum(o.status == "skipped" for o in outcomes)
+    ctx.print(f"{plan.title}: {done} steps done, {skipped} already done (skipped)")
+    return 0
