@@ -1,0 +1,318 @@
+"""Freshness and coverage: the checks that make "failing successfully" impossible.
+
+Freshness: per backup and covered host, the age of the newest snapshot against `max_age` (default
+1.25 × the schedule period, as backrest does). Coverage: every state dir of every covered service
+must be in the newest snapshot *with content*; findings for a dir never backed up, one that
+disappeared from recent snapshots, a sudden size drop, and a partial backup (restic exit 3 in the
+journal). `now` is always a parameter. `prometheus_text` renders both for node_exporter.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import backups as bk
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .inventory import Backup, Lab
+
+FRESHNESS_COLUMNS = [
+    "backup",
+    "host",
+    "snapshots",
+    "last_snapshot",
+    "age",
+    "max_age",
+    "schedule",
+    "status",
+]
+COVERAGE_COLUMNS = [
+    "backup",
+    "service",
+    "host",
+    "path",
+    "status",
+    "size",
+    "previous_size",
+    "snapshot",
+    "message",
+]
+
+
+def _within(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def freshness_rows(b: Backup, snaps: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Pure: one row per covered host; a host's snapshots are those tagged with its hostname,
+    else (a backup run elsewhere) all of the backup's snapshots."""
+    rows = []
+    for host in b.covers:
+        mine = [s for s in snaps if s["host"] == host] or snaps
+        last = max((s["time"] for s in mine), default=None)
+        age = None if last is None else now - last
+        status = "never" if last is None else ("overdue" if age > b.max_age else "ok")
+        rows.append(
+            {
+                "backup": b.name,
+                "host": host,
+                "snapshots": len(mine),
+                "last_snapshot": last,
+                "age": age,
+                "max_age": b.max_age,
+                "schedule": b.schedule,
+                "status": status,
+            }
+        )
+    return rows
+
+
+def freshness(
+    lab: Lab, now: datetime, backups: str = "all", snaps: dict[str, list] | None = None
+) -> pd.DataFrame:
+    """Per backup and covered host: last snapshot, age, max_age, status ok/overdue/never."""
+    import pandas as pd
+
+    rows = []
+    for b in lab.backups.select(backups).values():
+        recs = snaps[b.name] if snaps and b.name in snaps else bk.snapshot_records(lab, b)
+        rows += freshness_rows(b, recs, now)
+    return pd.DataFrame(rows, columns=FRESHNESS_COLUMNS)
+
+
+def _partial_snapshots(lab: Lab, backup: str) -> set[str]:
+    """Snapshot ids (as journaled, maybe short) of backups that exited 3 (some files unreadable)."""
+    out = set()
+    for run in lab.journal.runs("backup"):
+        s = run["summary"]
+        if s.get("backup") == backup and s.get("exit_code") == 3 and s.get("snapshot_id"):
+            out.add(s["snapshot_id"])
+    return out
+
+
+def coverage_rows(
+    lab: Lab, b: Backup, snaps: list[dict[str, Any]], *, drop: float = 0.5, recent: int = 3
+) -> list[dict[str, Any]]:
+    """Findings for one backup (listings of the newest and previous snapshot, cached)."""
+    paths = bk.service_paths(lab, b)
+    if not snaps:
+        return [
+            _row(b, svc, host, p, "never", None, None, None, "no snapshot at all in the repository")
+            for svc, host, p in paths
+        ]
+    r = bk.restic_for(lab, b)
+    latest, previous = snaps[-1], (snaps[-2] if len(snaps) > 1 else None)
+    now_sizes = bk.listing(lab, b, latest["id"], r).size_of(p for _, _, p in paths)
+    prev_sizes = (
+        bk.listing(lab, b, previous["id"], r).size_of(p for _, _, p in paths) if previous else {}
+    )
+    partial = _partial_snapshots(lab, b.name)
+    rows = []
+    for svc, host, p in paths:
+        cur, prev = now_sizes.get(p), prev_sizes.get(p)
+        size, psize = (cur[0] if cur else None), (prev[0] if prev else None)
+        ever = [s for s in snaps if _within(p, s["paths"])]
+        if cur is None and not ever:
+            rows.append(
+                _row(
+                    b,
+                    svc,
+                    host,
+                    p,
+                    "never",
+                    None,
+                    None,
+                    latest,
+                    "state dir was never backed up; add it to the backup",
+                )
+            )
+        elif cur is None:
+            last_seen = ever[-1]["time"].date()
+            rows.append(
+                _row(
+                    b,
+                    svc,
+                    host,
+                    p,
+                    "disappeared",
+                    None,
+                    psize,
+                    latest,
+                    f"not in the newest snapshot; last in a snapshot of {last_seen}",
+                )
+            )
+        elif cur[1] == 0 and cur[0] == 0:
+            rows.append(
+                _row(b, svc, host, p, "empty", 0, psize, latest, "in the newest snapshot but empty")
+            )
+        elif psize and size is not None and size < psize * (1 - drop):
+            rows.append(
+                _row(
+                    b,
+                    svc,
+                    host,
+                    p,
+                    "size_drop",
+                    size,
+                    psize,
+                    latest,
+                    f"shrank {100 * (1 - size / psize):.0f}% since the previous snapshot",
+                )
+            )
+        else:
+            rows.append(_row(b, svc, host, p, "ok", size, psize, latest, ""))
+    recent_ids = [s["id"] for s in snaps[-recent:]]
+    for sid in recent_ids:
+        if any(sid.startswith(x) for x in partial):
+            rows.append(
+                _row(
+                    b,
+                    None,
+                    b.host,
+                    None,
+                    "partial",
+                    None,
+                    None,
+                    {"id": sid},
+                    "restic exited 3: some files could not be read",
+                )
+            )
+    return rows
+
+
+def _row(b: Backup, svc, host, path, status, size, psize, snap, message) -> dict[str, Any]:
+    return {
+        "backup": b.name,
+        "service": svc,
+        "host": host,
+        "path": path,
+        "status": status,
+        "size": size,
+        "previous_size": psize,
+        "snapshot": snap["id"][:8] if snap else None,
+        "message": message,
+    }
+
+
+def coverage(
+    lab: Lab,
+    now: datetime,
+    backups: str = "all",
+    *,
+    drop: float = 0.5,
+    snaps: dict[str, list] | None = None,
+) -> pd.DataFrame:
+    """One row per covered state dir (status ok/never/disappeared/empty/size_drop) + partial runs.
+
+    `now` keeps the signature uniform with freshness (snapshots newer than now are ignored)."""
+    import pandas as pd
+
+    rows = []
+    for b in lab.backups.select(backups).values():
+        recs = snaps[b.name] if snaps and b.name in snaps else bk.snapshot_records(lab, b)
+        recs = [s for s in recs if s["time"] <= now]
+        rows += coverage_rows(lab, b, recs, drop=drop)
+    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
+
+
+# --- Prometheus textfile ---------------------------------------------------------------------
+
+
+def _labels(**kw: Any) -> str:
+    def esc(v: Any) -> str:
+        return str(v).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+    return "{" + ",".join(f'{k}="{esc(v)}"' for k, v in kw.items() if v is not None) + "}"
+
+
+def prometheus_text(
+    fresh: pd.DataFrame | None = None,
+    cover: pd.DataFrame | None = None,
+    sizes: dict[str, int] | None = None,
+) -> str:
+    """node_exporter textfile metrics, named like restic-exporter's."""
+    out: list[str] = []
+
+    def metric(name: str, help_: str, samples: list[tuple[str, float]]) -> None:
+        out.append(f"# HELP {name} {help_}")
+        out.append(f"# TYPE {name} gauge")
+        out.extend(f"{name}{lab} {val:g}" for lab, val in samples)
+
+    if fresh is not None:
+        ts = [
+            (_labels(backup=r.backup, client_hostname=r.host), r.last_snapshot.timestamp())
+            for r in fresh.itertuples()
+            if r.last_snapshot is not None
+            and not (isinstance(r.last_snapshot, float) and math.isnan(r.last_snapshot))
+        ]
+        metric("restic_backup_timestamp", "Time of the newest snapshot (seconds since epoch).", ts)
+        metric(
+            "restic_snapshots_total",
+            "Number of snapshots.",
+            [
+                (_labels(backup=r.backup, client_hostname=r.host), r.snapshots)
+                for r in fresh.itertuples()
+            ],
+        )
+        metric(
+            "restic_backup_overdue",
+            "1 when the newest snapshot is older than max_age (or missing).",
+            [
+                (_labels(backup=r.backup, client_hostname=r.host), float(r.status != "ok"))
+                for r in fresh.itertuples()
+            ],
+        )
+        metric(
+            "restic_backup_max_age_seconds",
+            "Allowed age of the newest snapshot.",
+            [
+                (_labels(backup=r.backup, client_hostname=r.host), r.max_age.total_seconds())
+                for r in fresh.itertuples()
+            ],
+        )
+    if sizes:
+        metric(
+            "restic_backup_size_total",
+            "Restore size of the newest snapshot in bytes.",
+            [(_labels(backup=k), float(v)) for k, v in sizes.items()],
+        )
+    if cover is not None:
+        svc = cover[cover["service"].notna()]
+        metric(
+            "restic_backup_coverage",
+            "1 when the service's state dir is in the newest snapshot with content.",
+            [
+                (
+                    _labels(backup=r.backup, service=r.service, path=r.path, status=r.status),
+                    float(r.status == "ok"),
+                )
+                for r in svc.itertuples()
+            ],
+        )
+        metric(
+            "restic_backup_partial",
+            "Partial backups (restic exit 3) among recent snapshots.",
+            [
+                (_labels(backup=k), float(v))
+                for k, v in cover.assign(p=cover["status"] == "partial")
+                .groupby("backup")["p"]
+                .sum()
+                .items()
+            ],
+        )
+    return "\n".join(out) + "\n"
+
+
+def write_textfile(path: str | os.PathLike, text: str) -> Path:
+    """Write atomically (node_exporter may read at any moment)."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(p)
+    return p
