@@ -101,6 +101,7 @@ class RunRecord:
     kind: str
     status: str = "ok"
     summary: dict[str, Any] = field(default_factory=dict)
+    finished: datetime | None = None  # set to record a past run (demo history); default: now
     _seq: int = 0
 
     def step(
@@ -186,12 +187,18 @@ class Journal:
             return int(db.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
-    def run(self, kind: str, parameters: dict[str, Any] | None = None) -> Iterator[RunRecord]:
+    def run(
+        self,
+        kind: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        started: datetime | None = None,
+    ) -> Iterator[RunRecord]:
         """Record a run; an exception inside the block marks it failed (and propagates)."""
         with self._connect() as db:
             cur = db.execute(
                 "INSERT INTO runs (kind, started, parameters) VALUES (?,?,?)",
-                (kind, _iso(utcnow()), _dumps(parameters or {})),
+                (kind, _iso(started or utcnow()), _dumps(parameters or {})),
             )
             record = RunRecord(self, int(cur.lastrowid or 0), kind)
         try:
@@ -204,7 +211,12 @@ class Journal:
             with self._connect() as db:
                 db.execute(
                     "UPDATE runs SET finished=?, status=?, summary=? WHERE id=?",
-                    (_iso(utcnow()), record.status, _dumps(record.summary), record.id),
+                    (
+                        _iso(record.finished or utcnow()),
+                        record.status,
+                        _dumps(record.summary),
+                        record.id,
+                    ),
                 )
 
     def runs(self, kind: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:

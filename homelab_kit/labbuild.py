@@ -64,6 +64,8 @@ def _host(name: str, t: dict[str, Any], root: Path) -> Host:
         fields["roles"] = tuple(fields["roles"])
     if "identity_file" in fields:
         fields["identity_file"] = Path(_abs(root, fields["identity_file"]))
+    if "compose_dir" in fields and fields.get("transport") == "local":
+        fields["compose_dir"] = _abs(root, fields["compose_dir"])
     return Host(name=name, **fields)
 
 
@@ -83,7 +85,9 @@ def _service(
         fields["unit"] = f"{name}.service"
     if "migrate_from" in t:
         m = dict(t["migrate_from"])
-        m["paths"] = dict(m.get("paths", {}))
+        src = m["host"]
+        m["compose_file"] = host_path(src, m["compose_file"])
+        m["paths"] = {host_path(src, a): host_path(host, b) for a, b in m.get("paths", {}).items()}
         fields["migrate_from"] = MigrateFrom(**m)
     return Service(name=name, **fields)
 

@@ -31,3 +31,11 @@ def restic_bin(request: pytest.FixtureRequest) -> str:
     if request.param not in binaries:
         pytest.fail("no restic binary found: run `make test` (it installs restic 0.14 and 0.18)")
     return binaries[request.param]
+
+
+@pytest.fixture(scope="session")
+def demo_lab(tmp_path_factory: pytest.TempPathFactory):
+    """The demo lab, built once per test session into a temporary folder (real restic history)."""
+    from homelab_kit.demo import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("demo") / "demo", progress=False)
