@@ -17,6 +17,17 @@ from typing import Any
 
 import yaml
 
+from .compose_parts import (  # Mount, Port, parse_env_file re-exported: importable from here
+    Ctx,
+    Mount,
+    Port,
+    listify,
+    parse_env_file,
+    parse_env_files,
+    parse_environment,
+    parse_mount,
+    parse_port,
+)
 from .errors import InventoryError
 
 
@@ -42,28 +53,6 @@ _Loader.add_implicit_resolver(
     re.compile(r"^[-+]?([0-9][0-9_]*)?\.[0-9]+([eE][-+]?[0-9]+)?$"),
     list("-+0123456789."),
 )
-
-
-@dataclass(frozen=True)
-class Mount:
-    type: str  # bind | volume | tmpfs
-    source: str | None  # absolute host path (bind), volume name (volume), None (anonymous/tmpfs)
-    target: str
-    read_only: bool = False
-
-
-@dataclass(frozen=True)
-class Port:
-    target: str  # "80" or "8000-8005"
-    published: str | None = None
-    host_ip: str | None = None
-    protocol: str = "tcp"
-
-    @property
-    def host_port(self) -> int | None:
-        if not self.published:
-            return None
-        return int(self.published.split("-")[0])
 
 
 @dataclass(frozen=True)
@@ -163,158 +152,29 @@ def _interpolate_tree(node: Any, env: Mapping[str, str], warnings: list[str], wh
     return node
 
 
-def parse_env_file(text: str) -> dict[str, str]:
-    """KEY=VALUE lines, `export` prefixes, comments and single/double quotes."""
-    env: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.removeprefix("export ").split("=", 1)
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        env[key.strip()] = value
-    return env
-
-
 def _project_name(path: str, data: Mapping[str, Any]) -> str:
     name = str(data.get("name") or posixpath.basename(posixpath.dirname(path)) or "default")
     return re.sub(r"[^a-z0-9_-]", "", name.lower())
 
 
-class _Ctx:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.folder = posixpath.dirname(path) or "."
-
-    def error(self, key: str, what: str) -> InventoryError:
-        return InventoryError(f"{self.path}: {key}: {what}")
-
-    def host_path(self, source: str) -> str:
-        if source.startswith("~"):
-            source = os.path.expanduser(source)
-        if not source.startswith("/"):
-            source = posixpath.join(self.folder, source)
-        return posixpath.normpath(source)
-
-
-def _is_path(source: str) -> bool:
-    return source.startswith(("/", ".", "~"))
-
-
-def _mount(ctx: _Ctx, key: str, item: Any) -> Mount:
-    if isinstance(item, str):
-        parts = item.split(":")
-        if len(parts) == 1:
-            return Mount("volume", None, parts[0])
-        if len(parts) > 3:
-            raise ctx.error(key, f"cannot read volume {item!r} (expected SOURCE:TARGET[:MODE])")
-        source, target, mode = parts[0], parts[1], parts[2] if len(parts) == 3 else ""
-        ro = "ro" in mode.split(",")
-        if _is_path(source):
-            return Mount("bind", ctx.host_path(source), target, ro)
-        return Mount("volume", source, target, ro)
-    if isinstance(item, dict):
-        kind = item.get("type", "volume")
-        if "target" not in item:
-            raise ctx.error(key, "long-syntax volume without 'target'")
-        source = item.get("source")
-        if kind == "bind":
-            if not source:
-                raise ctx.error(key, "bind mount without 'source'")
-            source = ctx.host_path(str(source))
-        return Mount(str(kind), source, str(item["target"]), bool(item.get("read_only", False)))
-    raise ctx.error(key, f"expected a string or a mapping, got {type(item).__name__}")
-
-
-_PORT = re.compile(
-    r"^(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:]*):)??"
-    r"(?:(?P<published>\d+(?:-\d+)?)?:)?(?P<target>\d+(?:-\d+)?)(?:/(?P<proto>tcp|udp|sctp))?$"
-)
-
-
-def _port(ctx: _Ctx, key: str, item: Any) -> Port:
-    if isinstance(item, int):
-        return Port(str(item))
-    if isinstance(item, str):
-        m = _PORT.match(item.strip())
-        if not m:
-            raise ctx.error(
-                key, f"cannot read port {item!r} (expected [IP:][HOST:]CONTAINER[/PROTO])"
-            )
-        ip = (m.group("ip") or "").strip("[]") or None
-        return Port(m.group("target"), m.group("published"), ip, m.group("proto") or "tcp")
-    if isinstance(item, dict):
-        if "target" not in item:
-            raise ctx.error(key, "long-syntax port without 'target'")
-        published = item.get("published")
-        return Port(
-            str(item["target"]),
-            None if published in (None, "") else str(published),
-            item.get("host_ip"),
-            str(item.get("protocol", "tcp")),
-        )
-    raise ctx.error(key, f"expected a port string, number or mapping, got {type(item).__name__}")
-
-
-def _environment(ctx: _Ctx, key: str, raw: Any) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if isinstance(raw, dict):
-        return {str(k): "" if v is None else _scalar(v) for k, v in raw.items()}
-    if isinstance(raw, list):
-        env = {}
-        for item in raw:
-            name, _, value = str(item).partition("=")
-            env[name] = value
-        return env
-    raise ctx.error(key, "expected a list of NAME=value or a mapping")
-
-
-def _scalar(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _env_files(raw: Any) -> list[tuple[str, bool]]:
-    items = raw if isinstance(raw, list) else [] if raw is None else [raw]
-    out = []
-    for item in items:
-        if isinstance(item, dict):
-            out.append((str(item.get("path")), bool(item.get("required", True))))
-        else:
-            out.append((str(item), True))
-    return out
-
-
-def _listify(ctx: _Ctx, key: str, raw: Any) -> list[Any]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise ctx.error(key, f"expected a list, got {type(raw).__name__}")
-    return raw
-
-
-def _service(ctx: _Ctx, name: str, spec: Any, read_file: Any) -> ComposeService:
+def _service(ctx: Ctx, name: str, spec: Any, read_file: Any) -> ComposeService:
     key = f"services.{name}"
     if not isinstance(spec, dict):
         raise ctx.error(key, "expected a mapping")
     mounts = tuple(
-        _mount(ctx, f"{key}.volumes[{i}]", v)
-        for i, v in enumerate(_listify(ctx, f"{key}.volumes", spec.get("volumes")))
+        parse_mount(ctx, f"{key}.volumes[{i}]", v)
+        for i, v in enumerate(listify(ctx, f"{key}.volumes", spec.get("volumes")))
     )
     ports = tuple(
-        _port(ctx, f"{key}.ports[{i}]", p)
-        for i, p in enumerate(_listify(ctx, f"{key}.ports", spec.get("ports")))
+        parse_port(ctx, f"{key}.ports[{i}]", p)
+        for i, p in enumerate(listify(ctx, f"{key}.ports", spec.get("ports")))
     )
     env: dict[str, str] = {}
-    files = _env_files(spec.get("env_file"))
+    files = parse_env_files(spec.get("env_file"))
     for path, _required in files:
         # an unreadable env_file is not an error here: it may live only on the source host
         env.update(parse_env_file(read_file(ctx.host_path(path)) or ""))
-    env.update(_environment(ctx, f"{key}.environment", spec.get("environment")))
+    env.update(parse_environment(ctx, f"{key}.environment", spec.get("environment")))
     deps = spec.get("depends_on") or []
     if not isinstance(deps, (list, dict)):
         raise ctx.error(f"{key}.depends_on", "expected a list or a mapping")
@@ -352,7 +212,7 @@ def parse_compose(
     `read_file(path) -> str | None` reads `.env`/`env_file`s; pass `lambda p: None` to read nothing.
     """
     path = posixpath.normpath(path)
-    ctx = _Ctx(path)
+    ctx = Ctx(path)
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -390,3 +250,15 @@ def load_compose(path: str | os.PathLike, *, env: Mapping[str, str] | None = Non
     except OSError as exc:
         raise InventoryError(f"{p}: cannot read the compose file ({exc.strerror})") from None
     return parse_compose(text, path=str(p), env=env)
+
+
+__all__ = [
+    "ComposeFile",
+    "ComposeService",
+    "Mount",
+    "Port",
+    "interpolate",
+    "load_compose",
+    "parse_compose",
+    "parse_env_file",
+]

@@ -7,6 +7,7 @@ auth_failed, host_key_rejected — and one host's trouble never stops or hides t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 import time
@@ -223,6 +224,18 @@ def host_runner(lab: Lab, name: str, connect_timeout: float | None = None) -> An
     return lab.runner(host)
 
 
+@contextlib.contextmanager
+def host_session(lab: Lab, name: str, connect_timeout: float | None = None) -> Iterator[Any]:
+    """host_runner(...) for one task, its connection closed afterwards (SshRunner has close())."""
+    runner = host_runner(lab, name, connect_timeout)
+    try:
+        yield runner
+    finally:
+        close = getattr(runner, "close", None)
+        if close:
+            close()
+
+
 def run_on(
     lab: Lab,
     argv: Sequence[str],
@@ -245,13 +258,8 @@ def run_on(
     names = list(lab.hosts.select(on))
 
     def task(name: str) -> Result:
-        runner = host_runner(lab, name, connect_timeout)
-        try:
+        with host_session(lab, name, connect_timeout) as runner:
             return runner.run(argv, timeout=timeout, sudo=sudo, env=env)
-        finally:
-            close = getattr(runner, "close", None)
-            if close:
-                close()
 
     outcomes = map_hosts(names, task, parallel=parallel, progress=progress, desc=argv[0])
     return HostResults(argv, {h: _to_host_result(o) for h, o in outcomes.items()})

@@ -11,29 +11,22 @@ in but never overwrites what the user wrote.
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from .timespec import schedule_period
+from .nix_opts import (  # normalise_schedule, parse_prune_opts re-exported: importable from here
+    as_port,
+    as_str,
+    as_strs,
+    backup_entry,
+    is_under,
+    normalise_schedule,
+    parse_prune_opts,
+)
 
 SERVICE_DIR_KEYS = ("stateDirs", "configDir", "baseDir", "dataDir", "stateDir")
 DOMAIN_KEYS = ("domain", "url", "fqdn", "hostname")
 NOT_SERVICES = {"services", "backup"}
-KEEP_FLAGS = {
-    "last": "last",
-    "hourly": "hourly",
-    "daily": "daily",
-    "weekly": "weekly",
-    "monthly": "monthly",
-    "yearly": "yearly",
-    "within": "within",
-    "within-hourly": "within_hourly",
-    "within-daily": "within_daily",
-    "within-weekly": "within_weekly",
-    "within-monthly": "within_monthly",
-    "within-yearly": "within_yearly",
-}
 SECTIONS = ("hosts", "services", "backups")
 
 
@@ -69,103 +62,39 @@ def _threw(data: Any, path: str, out: list[str]) -> Any:
     return data
 
 
-def _str(v: Any) -> str | None:
-    return v if isinstance(v, str) and v else None
-
-
-def _int(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535 else None
-
-
-def _strs(v: Any) -> list[str]:
-    return [x for x in v if isinstance(x, str) and x] if isinstance(v, list) else []
-
-
-def _under(path: str, root: str) -> bool:
-    root = root.rstrip("/") or "/"
-    return path == root or path.startswith(root + "/") or root == "/"
-
-
 def _fqdn(value: str) -> str:
     """'https://pass.example.org:443/x' -> 'pass.example.org'."""
     return re.sub(r"^[a-z]+://", "", value).split("/", 1)[0].split(":", 1)[0]
-
-
-def parse_prune_opts(opts: list[str]) -> tuple[dict[str, Any], list[str]]:
-    """restic forget flags ('--keep-daily 7', '--keep-within=30d') -> (keep table, ignored flags)."""
-    tokens = [t for o in opts for t in shlex.split(o)]
-    keep: dict[str, Any] = {}
-    ignored: list[str] = []
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        flag, eq, value = tok.partition("=")
-        name = flag[len("--keep-") :] if flag.startswith("--keep-") else None
-        if name is None or (name not in KEEP_FLAGS and name != "tag"):
-            ignored.append(tok)
-            i += 1
-            continue
-        if not eq:
-            i += 1
-            value = tokens[i] if i < len(tokens) else ""
-        key = KEEP_FLAGS.get(name, "tags")
-        if key == "tags":
-            keep.setdefault("tags", []).append(value)
-        elif key.startswith("within"):
-            keep[key] = value
-        else:
-            try:
-                keep[key] = int(value)
-            except ValueError:
-                ignored.append(f"{flag} {value}")
-        i += 1
-    return keep, ignored
-
-
-def normalise_schedule(on_calendar: Any) -> str | None:
-    """systemd OnCalendar -> a schedule timespec understands ('00:01' -> '*-*-* 00:01:00')."""
-    values = _strs(on_calendar) if isinstance(on_calendar, list) else [_str(on_calendar)]
-    values = [v for v in values if v]
-    if len(values) != 1:
-        return None
-    s = " ".join(values[0].split())
-    if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", s):
-        s = f"*-*-* {s}" + (":00" if s.count(":") == 1 else "")
-    try:
-        schedule_period(s)
-    except ValueError:
-        return None
-    return s
 
 
 def _host_entry(h: dict[str, Any], name: str, flake: str | None, r: ImportResult) -> dict[str, Any]:
     dep = h.get("deployment") or {}
     hl = h.get("homelab") or {}
     t: dict[str, Any] = {}
-    address = _str(dep.get("targetHost"))
+    address = as_str(dep.get("targetHost"))
     if not address:
         for iface in (h.get("interfaces") or {}).values():
             addrs = ((iface or {}).get("ipv4") or {}).get("addresses") or []
-            address = next((_str(a.get("address")) for a in addrs if isinstance(a, dict)), None)
+            address = next((as_str(a.get("address")) for a in addrs if isinstance(a, dict)), None)
             if address:
                 break
-    if address != _str(dep.get("targetHost")):
+    if address != as_str(dep.get("targetHost")):
         r.soft.add(("hosts", name, "address"))  # a guess at how to reach it; the user's value wins
     if not address:
-        hostname = _str(h.get("hostName")) or name
-        address = f"{hostname}.{h['domain']}" if _str(h.get("domain")) else hostname
+        hostname = as_str(h.get("hostName")) or name
+        address = f"{hostname}.{h['domain']}" if as_str(h.get("domain")) else hostname
         r.soft.add(("hosts", name, "address"))
     t["address"] = address
-    t["user"] = _str(dep.get("targetUser")) or "root"
-    if not _str(dep.get("targetUser")):
+    t["user"] = as_str(dep.get("targetUser")) or "root"
+    if not as_str(dep.get("targetUser")):
         r.soft.add(("hosts", name, "user"))
-    port = _int(dep.get("targetPort")) or next(
-        iter(p for p in map(_int, h.get("sshPorts") or []) if p), None
+    port = as_port(dep.get("targetPort")) or next(
+        iter(p for p in map(as_port, h.get("sshPorts") or []) if p), None
     )
     if port and port != 22:
         t["port"] = port
     t["os"] = "nixos"
-    roles = _strs(hl.get("roles")) or _strs(dep.get("tags"))
+    roles = as_strs(hl.get("roles")) or as_strs(dep.get("tags"))
     if roles:
         t["roles"] = roles
     if flake and h.get("attrName"):
@@ -186,34 +115,34 @@ def _service_entry(
 ) -> tuple[dict[str, Any], list[str]]:
     """A service table and the dirs it declares (before attributing homelab.backup.stateDirs)."""
     t: dict[str, Any] = {}
-    port = _int(s.get("port")) or _int(s.get("listenPort")) or _int(nixos.get("port"))
+    port = as_port(s.get("port")) or as_port(s.get("listenPort")) or as_port(nixos.get("port"))
     if port:
         t["port"] = port
-    fqdn = next((_fqdn(s[k]) for k in DOMAIN_KEYS if _str(s.get(k))), None)
-    if _str(s.get("subdomain")):
+    fqdn = next((_fqdn(s[k]) for k in DOMAIN_KEYS if as_str(s.get(k))), None)
+    if as_str(s.get("subdomain")):
         t["subdomain"] = s["subdomain"]
     elif fqdn and domain and fqdn.endswith("." + domain):
         t["subdomain"] = fqdn[: -len(domain) - 1]
     elif fqdn:
         t["domain"] = fqdn
-    user = _str(s.get("user")) or _str(nixos.get("user"))
-    group = _str(s.get("group")) or _str(nixos.get("group"))
+    user = as_str(s.get("user")) or as_str(nixos.get("user"))
+    group = as_str(s.get("group")) or as_str(nixos.get("group"))
     if user and not group and user == hl.get("user"):
-        group = _str(hl.get("group"))
+        group = as_str(hl.get("group"))
     if user:
         t["user"] = user
     if group:
         t["group"] = group
-    health = _str(s.get("health")) or _str(s.get("healthCheck"))
+    health = as_str(s.get("health")) or as_str(s.get("healthCheck"))
     if health and re.match(r"^https?://", health):
         t["health"] = health
-    if _str(s.get("description")):
+    if as_str(s.get("description")):
         t["description"] = s["description"]
-    dirs = _strs(s.get("stateDirs"))
+    dirs = as_strs(s.get("stateDirs"))
     if not dirs:
-        dirs = [d for k in SERVICE_DIR_KEYS[1:] if (d := _str(s.get(k)))][:1]
+        dirs = [d for k in SERVICE_DIR_KEYS[1:] if (d := as_str(s.get(k)))][:1]
     if not dirs:
-        dirs = [d for k in ("dataDir", "stateDir") if (d := _str(nixos.get(k)))][:1]
+        dirs = [d for k in ("dataDir", "stateDir") if (d := as_str(nixos.get(k)))][:1]
     return t, [d for d in dirs if d.startswith("/")]
 
 
@@ -225,9 +154,10 @@ def _attribute(
     rest: list[str] = []
     for p in state_dirs:
         owner = next(
-            (n for n, ds in declared.items() if any(_under(p, d) or _under(d, p) for d in ds)), None
+            (n for n, ds in declared.items() if any(is_under(p, d) or is_under(d, p) for d in ds)),
+            None,
         )
-        owner = owner or next((n for n in declared if _under(p, f"/var/lib/{n}")), None)
+        owner = owner or next((n for n in declared if is_under(p, f"/var/lib/{n}")), None)
         if owner:
             owned.setdefault(owner, []).append(p)
         else:
@@ -247,14 +177,14 @@ def from_eval(
     ]
     per_host: list[tuple[str, dict[str, Any]]] = []
     for key, h in hosts.items():
-        name = key or _str(h.get("hostName")) or default_name or "nixos"
+        name = key or as_str(h.get("hostName")) or default_name or "nixos"
         per_host.append((name, h))
     domains = {
         d
         for _, h in per_host
         if (
-            d := _str((h.get("homelab") or {}).get("baseDomain"))
-            or _str((h.get("homelab") or {}).get("domain"))
+            d := as_str((h.get("homelab") or {}).get("baseDomain"))
+            or as_str((h.get("homelab") or {}).get("domain"))
         )
     }
     domain = sorted(domains)[0] if domains else None
@@ -279,7 +209,7 @@ def from_eval(
                 sname, s, (h.get("nixos") or {}).get(sname) or {}, hl, domain
             )
             entries[sname], declared[sname] = {"host": hname, **entry}, dirs
-        owned, unowned = _attribute(_strs((hl.get("backup") or {}).get("stateDirs")), declared)
+        owned, unowned = _attribute(as_strs((hl.get("backup") or {}).get("stateDirs")), declared)
         for sname, entry in entries.items():
             dirs = owned.get(sname) or declared[sname]
             if dirs:
@@ -296,76 +226,10 @@ def from_eval(
             if not b:
                 continue  # a backup switched off with mkIf
             full = bname if bak_names.count(bname) == 1 else f"{bname}-{hname}"
-            entry = _backup_entry(full, hname, b, service_dirs, r)
+            entry = backup_entry(full, hname, b, service_dirs, r.warnings)
             if entry:
                 r.backups[full] = entry
     return r
-
-
-def _backup_entry(
-    name: str, host: str, b: dict[str, Any], service_dirs: list[str], r: ImportResult
-) -> dict[str, Any] | None:
-    where = f"backups.{name}"
-    if not _str(b.get("repository")):
-        hint = (
-            f" (NixOS reads it from repositoryFile {b['repositoryFile']})"
-            if _str(b.get("repositoryFile"))
-            else ""
-        )
-        r.warnings.append(f"{where}: no repository in the Nix config{hint}; add [{where}] by hand")
-        return None
-    if not _str(b.get("passwordFile")):
-        r.warnings.append(
-            f"{where}: no passwordFile in the Nix config; add [{where}] with password_command by hand"
-        )
-        return None
-    t: dict[str, Any] = {
-        "host": host,
-        "repository": b["repository"],
-        "password_file": b["passwordFile"],
-        "covers": [host],
-    }
-    paths = _strs(b.get("paths"))
-    extra = [p for p in paths if not any(_under(p, d) for d in service_dirs)]
-    if extra:
-        t["extra_paths"] = extra
-    missing = [d for d in service_dirs if not any(_under(d, p) for p in paths)]
-    if missing:
-        r.warnings.append(
-            f"{where}: does not back up {', '.join(missing)} (lint will show the gap)"
-        )
-    if _strs(b.get("exclude")):
-        t["exclude"] = _strs(b["exclude"])
-    if _str(b.get("environmentFile")):
-        t["environment_file"] = b["environmentFile"]
-    on_calendar = (b.get("timerConfig") or {}).get("OnCalendar")
-    schedule = normalise_schedule(on_calendar)
-    if schedule:
-        t["schedule"] = schedule
-    elif on_calendar:
-        r.warnings.append(
-            f"{where}: cannot tell the period of OnCalendar {on_calendar!r}; set schedule or max_age by hand"
-        )
-    keep, ignored = parse_prune_opts(_strs(b.get("pruneOpts")))
-    if keep:
-        t["keep"] = keep
-    if ignored:
-        r.warnings.append(f"{where}: pruneOpts not mapped: {' '.join(ignored)}")
-    tags = [v for i, a in enumerate(_strs(b.get("extraBackupArgs"))) for v in _tag_args(a, i)]
-    if tags:
-        t["tags"] = tags
-    return t
-
-
-def _tag_args(arg: str, _: int) -> list[str]:
-    tokens = shlex.split(arg)
-    out = []
-    for i, tok in enumerate(tokens):
-        if tok.startswith("--tag="):
-            out += tok[6:].split(",")
-        elif tok == "--tag" and i + 1 < len(tokens):
-            out += tokens[i + 1].split(",")
-    return out
 
 
 __all__ = ["ImportResult", "from_eval", "normalise_schedule", "parse_prune_opts"]

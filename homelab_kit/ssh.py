@@ -1,25 +1,22 @@
-"""SSH transport — the only module that imports fabric or paramiko.
+"""SSH transport: SshRunner over fabric Connections and paramiko channels.
 
+ssh.py and hostkeys.py are the only modules importing fabric/paramiko (fabric only here).
 Host keys are pinned (`host_key` in lab.toml) or known (known_hosts), never auto-added: fabric's
-default AutoAddPolicy is replaced by a policy that refuses with the offered key's type, SHA256
-fingerprint and the exact `host_key = "..."` line to pin after checking it. argv is joined with
-`shlex.join` here, at the very edge, so hostile values stay one literal argument.
+default AutoAddPolicy is replaced by hostkeys.trusting_client's policy, which refuses with the offered key's
+type, SHA256 fingerprint and the exact `host_key = "..."` line to pin after checking it. argv is
+joined with `shlex.join` here, at the very edge, so hostile values stay one literal argument.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import io
 import os
 import re
 import shlex
-import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,7 +25,17 @@ from fabric import Config, Connection
 from paramiko.common import cMSG_CHANNEL_REQUEST
 from paramiko.message import Message
 
-from .errors import AuthError, CommandTimeout, ConnectError, HostKeyError, InventoryError
+from .errors import AuthError, CommandTimeout, ConnectError, HostKeyError
+from .hostkeys import (  # re-exported: `from homelab_kit.ssh import keyscan` keeps working
+    KEYSCAN_TYPES,
+    ScannedKey,
+    changed_key_error,
+    fingerprint,
+    key_line,
+    keyscan,
+    parse_host_key,
+    trusting_client,
+)
 from .runner import Result
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
@@ -38,97 +45,6 @@ _POLL = 0.01
 # timed-out command can be killed even where the SSH "signal" request is refused (root logins).
 _PID_TAG = "homelab-kit-pid:"
 _PID_WRAP = ("sh", "-c", f'echo "{_PID_TAG}$$" >&2; exec "$@"', "sh")
-
-
-def fingerprint(key: paramiko.PKey) -> str:
-    """OpenSSH's SHA256 fingerprint (what `ssh-keygen -lf` prints)."""
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
-
-
-def key_line(key: paramiko.PKey) -> str:
-    """The key as it goes into lab.toml's host_key: 'TYPE BASE64'."""
-    return f"{key.get_name()} {key.get_base64()}"
-
-
-def parse_host_key(text: str, where: str = "host_key") -> paramiko.PKey:
-    """A pinned 'TYPE BASE64 [comment]' line as a key; InventoryError when it is not one."""
-    parts = text.split()
-    try:
-        return paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1], validate=True))
-    except Exception as exc:
-        raise InventoryError(
-            f'{where}: not an SSH public key ("TYPE BASE64", e.g. "ssh-ed25519 AAAA..."): {exc}; '
-            "get it with `homelab-kit hosts keyscan NAME`"
-        ) from None
-
-
-def _hostkey_name(address: str, port: int) -> str:
-    return address if port == 22 else f"[{address}]:{port}"
-
-
-class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
-    """Refuse every key we do not already trust, telling the user how to pin it."""
-
-    def __init__(self, name: str, source: str) -> None:
-        self.name, self.source = name, source
-
-    def missing_host_key(self, client: Any, hostname: str, key: paramiko.PKey) -> None:
-        err = HostKeyError(
-            f"{self.name} ({hostname}): unknown host key {key.get_name()} {fingerprint(key)} "
-            f"(not pinned in lab.toml, not in {self.source}); check it against the host's own "
-            f"`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`, then add to [hosts.{self.name}]: "
-            f'host_key = "{key_line(key)}"'
-        )
-        err.key_type, err.fingerprint, err.host_key_line = (
-            key.get_name(),
-            fingerprint(key),
-            f'host_key = "{key_line(key)}"',
-        )
-        raise err
-
-
-@dataclass(frozen=True)
-class ScannedKey:
-    """One host key offered by a server, for review before pinning."""
-
-    type: str
-    base64: str
-    fingerprint: str
-
-    @property
-    def line(self) -> str:
-        return f"{self.type} {self.base64}"
-
-
-KEYSCAN_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512")
-
-
-def keyscan(address: str, port: int = 22, *, timeout: float = 10.0) -> list[ScannedKey]:
-    """Fetch the host keys a server offers (one handshake per key type); never trusts or writes them."""
-    found: dict[str, ScannedKey] = {}
-    errors: list[str] = []
-    for ktype in KEYSCAN_TYPES:
-        try:
-            sock = socket.create_connection((address, port), timeout=timeout)
-        except OSError as exc:
-            raise ConnectError(f"{address}:{port}: cannot connect for keyscan: {exc}") from None
-        transport = paramiko.Transport(sock)
-        try:
-            transport.banner_timeout = timeout
-            transport.get_security_options().key_types = [ktype]
-            transport.start_client(timeout=timeout)
-            key = transport.get_remote_server_key()
-            found.setdefault(
-                key.get_name(), ScannedKey(key.get_name(), key.get_base64(), fingerprint(key))
-            )
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            errors.append(f"{ktype}: {exc}")
-        finally:
-            transport.close()
-    if not found:
-        raise ConnectError(f"{address}:{port}: no host key offered ({'; '.join(errors)})")
-    return list(found.values())
 
 
 def _send_signal(chan: paramiko.Channel, signame: str) -> None:
@@ -172,22 +88,6 @@ class SshRunner:
 
     # -- connecting ----------------------------------------------------------------------------
 
-    def _client(self) -> paramiko.SSHClient:
-        """An SSHClient that trusts only the pinned key, else known_hosts; refuses the rest."""
-        s = self.spec
-        client = paramiko.SSHClient()
-        if s.host_key:
-            key = parse_host_key(s.host_key, f"hosts.{s.name}.host_key")
-            client.get_host_keys().add(_hostkey_name(s.address, s.port), key.get_name(), key)
-            source = "lab.toml"
-        else:
-            if self.known_hosts.is_file():
-                client.load_system_host_keys(str(self.known_hosts))
-            source = str(self.known_hosts)
-        client.set_missing_host_key_policy(_RefuseUnknown(s.name, source))
-        client._homelab_source = source  # type: ignore[attr-defined]
-        return client
-
     def connection(self) -> Connection:
         """The open fabric Connection (connects on first use, reconnects after close)."""
         with self._lock:
@@ -212,7 +112,7 @@ class SshRunner:
                 config=Config(overrides={"load_ssh_configs": False}),
                 connect_kwargs=kwargs,
             )
-            conn.client = self._client()
+            conn.client = trusting_client(s, self.known_hosts)
             try:
                 conn.open()
             except HostKeyError:
@@ -220,7 +120,7 @@ class SshRunner:
                 raise
             except paramiko.BadHostKeyException as exc:
                 conn.close()
-                raise self._changed_key(exc, conn.client._homelab_source) from None
+                raise changed_key_error(s, exc, conn.client._homelab_source) from None
             except paramiko.AuthenticationException as exc:
                 conn.close()
                 raise AuthError(
@@ -235,18 +135,6 @@ class SshRunner:
                 ) from None
             self._conn = conn
             return conn
-
-    def _changed_key(self, exc: paramiko.BadHostKeyException, source: str) -> HostKeyError:
-        s, got, want = self.spec, exc.key, exc.expected_key
-        err = HostKeyError(
-            f"{s.name} ({s.address}:{s.port}): HOST KEY CHANGED — offered {got.get_name()} "
-            f"{fingerprint(got)}, expected {want.get_name()} {fingerprint(want)} (from {source}). "
-            "Someone may be intercepting the connection; if the host was reinstalled, verify the "
-            f'new key and update it: host_key = "{key_line(got)}"'
-        )
-        err.key_type, err.fingerprint = got.get_name(), fingerprint(got)
-        err.host_key_line = f'host_key = "{key_line(got)}"'
-        return err
 
     def close(self) -> None:
         with self._lock:
@@ -431,3 +319,14 @@ class SshRunner:
     def get(self, remote: str, local: str | os.PathLike) -> None:
         """Copy a file from the host (SFTP)."""
         self.connection().get(remote, str(local))
+
+
+__all__ = [
+    "KEYSCAN_TYPES",
+    "ScannedKey",
+    "SshRunner",
+    "fingerprint",
+    "key_line",
+    "keyscan",
+    "parse_host_key",
+]

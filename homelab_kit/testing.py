@@ -1,4 +1,9 @@
-"""Real SSH test hosts for your own tests: OpenSSH `sshd` processes on 127.0.0.x.
+"""Test helpers for your own tests: real SSH test hosts, and FakeRunner for pure step builders.
+
+`FakeRunner` (from fakerunner.py) answers scripted argv, records every call and fails loudly on an
+unexpected command — only for tests of what a step builder sends; everything else uses real parts.
+
+Real SSH test hosts are OpenSSH `sshd` processes on 127.0.0.x.
 
 Each host gets its own loopback address, a free port, its own ed25519 host key and `UsePAM no`; all
 share one generated client key. Sessions see `HOMELAB_TEST_HOST=<name>`, a clean $HOME of their own and the host's own bin dir
@@ -26,6 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .fakerunner import Call, FakeRunner
 
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "ssh-keygen"
@@ -320,3 +327,15 @@ if pytest is not None:
         yield make
         for fleet in fleets:
             fleet.stop()
+
+
+__all__ = [
+    "Call",
+    "FakeRunner",
+    "SshTestFleet",
+    "SshTestHost",
+    "descendants",
+    "free_port",
+    "keygen",
+    "start_ssh_hosts",
+]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from homelab_kit.errors import PlanError, StepFailed, UnsafePathError
 from homelab_kit.inventory import Lab
 from homelab_kit.plan import Plan, Step, execute, negate, no_output, script
 from homelab_kit.safety import rm_recursive
+from homelab_kit.testing import FakeRunner
 
 
 @pytest.fixture
@@ -148,3 +151,54 @@ def test_check_helpers(lab, tmp_path):
     evil = "x; touch pwned"
     assert r.run(script('cd "$1" && touch "$2"', str(tmp_path), evil)).ok
     assert (tmp_path / evil).exists() and not (tmp_path / "pwned").exists()
+
+
+def test_execute_sends_checks_in_order_and_passes_step_options():
+    """What execute() sends for each step, in order (FakeRunner: nothing runs): the postcondition
+    first (holds → skipped), else precondition, the guard's realpath, the command, the post again."""
+    state = "/var/lib/web"
+    g = rm_recursive(f"{state}/cache", allowed_roots=(state,))
+    done = ("test", "-e", f"{state}/done")
+    steps = (
+        Step("already done", "n100", ("touch", f"{state}/done"), post=done),
+        Step(
+            "clear cache",
+            "n100",
+            g.argv,
+            pre=("id", "-u", "web"),
+            post=("test", "!", "-e", f"{state}/cache"),
+            destructive=True,
+            guard=g.guard,
+            sudo=True,
+            cwd=state,
+            env={"LC_ALL": "C"},
+        ),
+    )
+    realpath = ("realpath", "-m", "--", f"{state}/cache", state)
+    fake = FakeRunner(
+        "n100",
+        [
+            (done, 0),
+            (steps[1].post, 1),
+            (steps[1].pre, (0, "990\n")),
+            (realpath, f"{state}/cache\n{state}\n"),
+            (g.argv, 0),
+            (steps[1].post, 0),
+        ],
+    )
+    lab = SimpleNamespace(runner=lambda host: fake)
+    outcomes = execute(Plan("p", steps), lab, journal=False, progress=False)
+    assert [o.status for o in outcomes] == ["skipped", "ok"]
+    assert fake.argvs == [done, steps[1].post, steps[1].pre, realpath, g.argv, steps[1].post]
+    assert fake.unused == []
+    command = next(c for c in fake.calls if c.argv == g.argv)
+    assert (command.sudo, command.cwd, command.env) == (True, state, {"LC_ALL": "C"})
+    # a command that fails stops the run, naming the step, and its postcondition is not asked again
+    fake = FakeRunner(
+        "n100", [(steps[1].post, 1), (steps[1].pre, 0), (realpath, f"{state}/cache\n{state}\n")]
+    )
+    fake.once(g.argv, (1, "", "rm: cannot remove: Device or resource busy"))
+    lab = SimpleNamespace(runner=lambda host: fake)
+    with pytest.raises(StepFailed, match="step 1 'clear cache' on n100 failed.*resource busy"):
+        execute(Plan("p", steps[1:]), lab, journal=False, progress=False)
+    assert fake.argvs[-1] == g.argv and fake.unused == []

@@ -18,6 +18,7 @@ from homelab_kit.safety import (
     rm_recursive,
     rsync_mirror,
 )
+from homelab_kit.testing import FakeRunner
 
 ROOTS = ("/var/lib/mealie", "/srv/appdata/vaultwarden", "/home/alice/docker/paperless")
 
@@ -181,6 +182,24 @@ def test_legit_symlinked_root_is_followed(tmp_path):
     assert ensure_safe_target(
         str(link / "db"), operation="rm", allowed_roots=(str(link),), runner=LocalRunner()
     )
+
+
+def test_guard_falls_back_to_readlink_where_realpath_lacks_m():
+    """A host whose realpath has no -m (busybox, BSD): the guard asks `readlink -f` instead and still
+    refuses a state dir that resolves to a system path. FakeRunner stands in for that host."""
+    path, roots = "/srv/app/data", ("/srv/app",)
+    realpath = ("realpath", "-m", "--", path, *roots)
+    readlink = ("readlink", "-f", "--", path, *roots)
+    fake = FakeRunner("nas", {realpath: (1, "", "realpath: unrecognized option: m")})
+    fake.always(readlink, "/srv/app/data\n/srv/app\n")
+    assert ensure_safe_target(path, operation="rm", allowed_roots=roots, runner=fake) == path
+    assert fake.argvs == [realpath, readlink]
+    fake.always(readlink, "/etc\n/srv/app\n")  # data is now a symlink to /etc
+    with pytest.raises(UnsafePathError, match="protected system path.*resolves to /etc"):
+        ensure_safe_target(path, operation="rm", allowed_roots=roots, runner=fake)
+    fake.always(readlink, (1, "", "readlink: not found"))
+    with pytest.raises(UnsafePathError, match="nas: cannot resolve /srv/app/data, /srv/app"):
+        ensure_safe_target(path, operation="rm", allowed_roots=roots, runner=fake)
 
 
 @pytest.fixture

@@ -119,8 +119,8 @@ def _clip(text: str, width: int = 100) -> str:
 
 
 def keyscan(args: argparse.Namespace, ctx: Any) -> int:
-    from ..ssh import keyscan as scan
-    from ..ssh import parse_host_key
+    from ..hostkeys import keyscan as scan
+    from ..hostkeys import parse_host_key
 
     lab = ctx.lab()
     host = lab.hosts[args.name]
