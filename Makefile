@@ -6,14 +6,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 CACHE := .cache
 DEMO := data/demo
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUNTIME_DEBS := restic rsync sqlite3
 TEST_DEBS := openssh-server openssh-client chromium nix-bin acl
 
 .PHONY: lab test setup setup-test debs debs-test venv venv-test demo lint format bench clean
 
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
 lab: setup demo
-	HOMELAB_LAB=$(CURDIR)/$(DEMO)/lab.toml $(BIN)/jupyter lab --notebook-dir=notebooks
+	HOMELAB_LAB=$(CURDIR)/$(DEMO)/lab.toml $(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT)
 
 test: setup-test
 	$(BIN)/ruff check .

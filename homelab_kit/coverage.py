@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,8 +96,17 @@ def _partial_snapshots(lab: Lab, backup: str) -> set[str]:
     return out
 
 
+PROBLEM_STATUSES = frozenset({"never", "disappeared", "empty", "size_drop", "partial", "uncovered"})
+PARTIAL_WINDOW = timedelta(days=30)
+
+
 def coverage_rows(
-    lab: Lab, b: Backup, snaps: list[dict[str, Any]], *, drop: float = 0.5, recent: int = 3
+    lab: Lab,
+    b: Backup,
+    snaps: list[dict[str, Any]],
+    *,
+    drop: float = 0.5,
+    partial_window: timedelta = PARTIAL_WINDOW,
 ) -> list[dict[str, Any]]:
     """Findings for one backup (listings of the newest and previous snapshot, cached)."""
     paths = bk.service_paths(lab, b)
@@ -118,7 +127,22 @@ def coverage_rows(
         cur, prev = now_sizes.get(p), prev_sizes.get(p)
         size, psize = (cur[0] if cur else None), (prev[0] if prev else None)
         ever = [s for s in snaps if _within(p, s["paths"])]
-        if cur is None and not ever:
+        migrating = lab.services[svc].migrate_from if svc else None
+        if cur is None and not ever and migrating:
+            rows.append(
+                _row(
+                    b,
+                    svc,
+                    host,
+                    p,
+                    "pending_migration",
+                    None,
+                    None,
+                    latest,
+                    f"not migrated yet: its data still lives on {migrating.host} (compose)",
+                )
+            )
+        elif cur is None and not ever:
             rows.append(
                 _row(
                     b,
@@ -167,20 +191,25 @@ def coverage_rows(
             )
         else:
             rows.append(_row(b, svc, host, p, "ok", size, psize, latest, ""))
-    recent_ids = [s["id"] for s in snaps[-recent:]]
-    for sid in recent_ids:
-        if any(sid.startswith(x) for x in partial):
+    newest = snaps[-1]["time"]
+    for snap in snaps:
+        if newest - snap["time"] > partial_window:
+            continue
+        if any(snap["id"].startswith(x) for x in partial):
+            is_newest = snap is snaps[-1]
+            when = snap["time"].date()
             rows.append(
                 _row(
                     b,
                     None,
                     b.host,
                     None,
-                    "partial",
+                    "partial" if is_newest else "was_partial",
                     None,
                     None,
-                    {"id": sid},
-                    "restic exited 3: some files could not be read",
+                    snap,
+                    f"restic exited 3 on {when}: some files could not be read"
+                    + ("" if is_newest else "; later snapshots completed"),
                 )
             )
     return rows
@@ -218,7 +247,33 @@ def coverage(
         recs = snaps[b.name] if snaps and b.name in snaps else bk.snapshot_records(lab, b)
         recs = [s for s in recs if s["time"] <= now]
         rows += coverage_rows(lab, b, recs, drop=drop)
+    if backups == "all":
+        rows += uncovered_rows(lab)
     return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
+
+
+def uncovered_rows(lab: Lab) -> list[dict[str, Any]]:
+    """State dirs that no backup's derived paths contain: the gap lint also reports."""
+    from .lint import covering_backups
+
+    rows = []
+    for svc in lab.services.values():
+        for p in svc.state_dirs:
+            if p.startswith("/") and not covering_backups(lab, svc.host, p):
+                rows.append(
+                    {
+                        "backup": None,
+                        "service": svc.name,
+                        "host": svc.host,
+                        "path": p,
+                        "status": "uncovered",
+                        "size": None,
+                        "previous_size": None,
+                        "snapshot": None,
+                        "message": f"no backup covers host {svc.host}; add it to a backup's covers",
+                    }
+                )
+    return rows
 
 
 # --- Prometheus textfile ---------------------------------------------------------------------

@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not sys.stderr.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars only for people, not for logs
     ctx = Context(lab_path=default_lab_path(args.lab))
     try:
         return int(args.func(args, ctx) or 0)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import HomelabError
-from .output import table, to_json
+from .output import human_bytes, human_seconds, table, to_json
 
 
 def _now(args: argparse.Namespace) -> datetime:
@@ -41,10 +41,24 @@ def _rows(df: Any) -> list[dict[str, Any]]:
     return out
 
 
+SIZE_COLUMNS = ("size", "previous_size", "data_added", "total_size", "added", "restore_size", "delta")
+AGE_COLUMNS = ("age", "max_age")
+
+
 def _emit(
     ctx: Any, args: argparse.Namespace, rows: list[dict[str, Any]], columns: list[str]
 ) -> None:
-    ctx.print(to_json(rows) if args.json else table(rows, columns))
+    if args.json:
+        ctx.print(to_json(rows))
+        return
+    shown = [
+        {
+            k: human_bytes(v) if k in SIZE_COLUMNS else human_seconds(v) if k in AGE_COLUMNS else v
+            for k, v in r.items()
+        }
+        for r in rows
+    ]
+    ctx.print(table(shown, columns))
 
 
 def _select(lab: Any, selector: str | None) -> str:
@@ -99,7 +113,7 @@ def cmd_freshness(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace, ctx: Any) -> int:
-    from ..coverage import coverage, freshness
+    from ..coverage import PROBLEM_STATUSES, coverage, freshness
 
     lab = ctx.lab()
     sel, now = _select(lab, args.backup), _now(args)
@@ -114,7 +128,7 @@ def cmd_coverage(args: argparse.Namespace, ctx: Any) -> int:
         _rows(df),
         ["backup", "service", "path", "status", "size", "previous_size", "message"],
     )
-    return 0 if (df["status"] == "ok").all() else 1
+    return 1 if df["status"].isin(PROBLEM_STATUSES).any() else 0
 
 
 def cmd_growth(args: argparse.Namespace, ctx: Any) -> int:
