@@ -47,16 +47,70 @@ _PID_TAG = "homelab-kit-pid:"
 _PID_WRAP = ("sh", "-c", f'echo "{_PID_TAG}$$" >&2; exec "$@"', "sh")
 
 
+def _send_ordered(chan: paramiko.Channel, build: Any) -> None:
+    """Send build()'s message (None: nothing) while holding the channel lock, so never after CLOSE.
+
+    paramiko builds a message under the channel lock but sends it after releasing it; when the
+    command has just ended, its transport thread can answer the server's CLOSE in between. OpenSSH
+    then frees the channel, gets our late message for a nonexistent channel and drops the whole
+    connection ("ieof packet referred to nonexistent channel") — every command sharing it fails.
+    Waiting for clear_to_send first keeps a rekey from stalling on the held lock.
+    """
+    transport = chan.get_transport()
+    if transport is None:
+        return
+    transport.clear_to_send.wait(transport.clear_to_send_timeout)
+    with chan.lock:
+        if chan.closed:
+            return
+        m = build()
+        if m is not None:
+            transport._send_user_message(m)
+
+
+def _shutdown_write(chan: paramiko.Channel) -> None:
+    """chan.shutdown_write() without its EOF-after-CLOSE race (see _send_ordered)."""
+    _send_ordered(chan, chan._send_eof)
+
+
 def _send_signal(chan: paramiko.Channel, signame: str) -> None:
     """RFC 4254 'signal' request; OpenSSH ≥ 7.9 signals the command's process group."""
-    with contextlib.suppress(Exception):
+
+    def build() -> Message:
         m = Message()
         m.add_byte(cMSG_CHANNEL_REQUEST)
         m.add_int(chan.remote_chanid)
         m.add_string("signal")
         m.add_boolean(False)
         m.add_string(signame)
-        chan.transport._send_user_message(m)
+        return m
+
+    with contextlib.suppress(Exception):
+        _send_ordered(chan, build)
+
+
+def _drain(chan: paramiko.Channel, out: IO[bytes], err: IO[bytes], *, to_eof: bool) -> bool:
+    """Move what paramiko has buffered into out/err; True if anything came.
+
+    to_eof: EOF or close was already seen, so the buffers are closed and complete: read both
+    until recv returns b"" (it cannot block then).
+    """
+    got = False
+    if to_eof:
+        while data := chan.recv(65536):
+            out.write(data)
+            got = True
+        while data := chan.recv_stderr(65536):
+            err.write(data)
+            got = True
+        return got
+    while chan.recv_ready():
+        out.write(chan.recv(65536))
+        got = True
+    while chan.recv_stderr_ready():
+        err.write(chan.recv_stderr(65536))
+        got = True
+    return got
 
 
 class SshRunner:
@@ -197,7 +251,7 @@ class SshRunner:
         try:
             if stdin is not None:
                 chan.sendall(stdin.encode() if isinstance(stdin, str) else stdin)
-            chan.shutdown_write()
+            _shutdown_write(chan)
             try:
                 self._collect(chan, out, err, deadline, shlex.join(parts), timeout)
             except CommandTimeout:
@@ -233,19 +287,26 @@ class SshRunner:
         command: str,
         timeout: float | None,
     ) -> None:
-        """Read stdout/stderr until the command ends, the deadline passes or the link dies."""
+        """Read stdout/stderr until EOF and the exit status, the deadline passes or the link dies.
+
+        Whether the command ended is read *before* draining: paramiko buffers every data packet
+        before it marks EOF or close, so the drain after seeing either gets every byte. (Checking
+        after the drain lost output that arrived in between, e.g. under CPU load.)
+        """
         while True:
-            got = False
-            while chan.recv_ready():
-                out.write(chan.recv(65536))
-                got = True
-            while chan.recv_stderr_ready():
-                err.write(chan.recv_stderr(65536))
-                got = True
-            if chan.exit_status_ready() and chan.eof_received and not got:
+            closed = chan.closed
+            ended = chan.eof_received or closed
+            got = _drain(chan, out, err, to_eof=ended)
+            if ended and chan.exit_status != -1:  # paramiko: -1 until an exit-status arrives
                 return
-            if chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
+            if closed:  # closed without a status: the link died, or a signal killed it
                 transport = chan.get_transport()
+                if transport is not None and not chan.eof_received:
+                    # no EOF: the link died; paramiko closes the channels just before it
+                    # marks the transport inactive, so give it a moment to say so
+                    end = time.monotonic() + 2
+                    while transport.is_active() and time.monotonic() < end:
+                        time.sleep(_POLL)
                 if transport is None or not transport.is_active():
                     self.close()
                     raise ConnectError(f"{self.host}: connection lost while running `{command}`")
@@ -254,7 +315,7 @@ class SshRunner:
                 _send_signal(chan, "KILL")
                 raise CommandTimeout(f"{self.host}: `{command}` did not finish within {timeout:g}s")
             if not got:
-                chan.status_event.wait(_POLL) if not chan.closed else time.sleep(_POLL)
+                chan.status_event.wait(_POLL)
 
     def _kill_remote(self, err: bytes, sudo: bool) -> None:
         """Kill a timed-out command's process group by the PID it reported (best effort)."""
@@ -266,7 +327,7 @@ class SshRunner:
         with contextlib.suppress(Exception):
             chan = self._open(self.command_line(self.full_argv(killer, sudo=sudo)))
             try:
-                chan.shutdown_write()
+                _shutdown_write(chan)
                 sink = io.BytesIO()
                 self._collect(chan, sink, sink, time.monotonic() + 5, "kill", 5)
             finally:
@@ -286,7 +347,7 @@ class SshRunner:
         command = self.command_line(parts, cwd)
         start = time.monotonic()
         chan = self._open(command)
-        chan.shutdown_write()
+        _shutdown_write(chan)
         err = io.BytesIO()
         errf = chan.makefile_stderr("rb")
         drain = threading.Thread(target=lambda: err.write(errf.read()), daemon=True)
@@ -301,7 +362,7 @@ class SshRunner:
             _send_signal(chan, "KILL")
             chan.close()
             raise
-        drain.join(5)
+        drain.join()  # stdout's EOF closed stderr's buffer too: its reader is finishing
         chan.close()
         Result(
             self.host,

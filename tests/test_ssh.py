@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import paramiko
 import pytest
+from paramiko.common import cMSG_CHANNEL_EOF
 
 from homelab_kit.errors import AuthError, CommandFailed, CommandTimeout, ConnectError, HostKeyError
 from homelab_kit.inventory import Host, Lab
@@ -246,3 +251,88 @@ def test_testing_entries_load_as_a_lab(fleet, tmp_path):
     assert sorted(lab.hosts) == ["s1", "s2", "s3"]
     assert lab.hosts["s3"].identity_file == Path(fleet.client_key)
     assert lab.runner("s3").run(["sh", "-c", "echo $HOMELAB_TEST_HOST"]).stdout == "s3\n"
+
+
+# -- many commands on one connection under load (the flaky facts test) -------------------------
+
+
+@pytest.fixture
+def cpu_load():
+    """Two busy-looping processes: the loaded 2-core machine the facts test lost output on."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    yield
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def _descheduled_after_empty_poll(monkeypatch):
+    """After paramiko says "nothing buffered", the reader thread loses the CPU for 2 ms.
+
+    That is what a loaded machine does at random; doing it every time makes the race
+    (output + EOF arriving between the reader's poll and its "has it ended?" check) reproducible.
+    """
+    for name in ("recv_ready", "recv_stderr_ready"):
+        real = getattr(paramiko.Channel, name)
+
+        def slow(self, _real=real):
+            ready = _real(self)
+            if not ready:
+                time.sleep(0.002)
+            return ready
+
+        monkeypatch.setattr(paramiko.Channel, name, slow)
+
+
+def _expected(i: int) -> tuple[list[str], str, str]:
+    """Every 3rd command prints ~60 KB on stdout and ~15 KB on stderr (many packets)."""
+    if i % 3 == 0:
+        n = 10_000 + i
+        script = f"seq 1 {n}; seq 1 {n // 4} >&2"
+        return (
+            script,
+            "".join(f"{k}\n" for k in range(1, n + 1)),
+            "".join(f"{k}\n" for k in range(1, n // 4 + 1)),
+        )
+    return f"echo out{i}; echo err{i} >&2", f"out{i}\n", f"err{i}\n"
+
+
+def test_concurrent_commands_on_one_connection_lose_no_output_under_load(
+    runner, monkeypatch, cpu_load
+):
+    _descheduled_after_empty_poll(monkeypatch)
+    runner.run(["true"])  # one connection, shared by every command below
+
+    def one(i: int) -> str | None:
+        script, out, err = _expected(i)
+        res = runner.run(["sh", "-c", script], timeout=None if i % 2 else 30)
+        if (res.exit_code, res.stdout, res.stderr) == (0, out, err):
+            return None
+        return f"#{i}: exit {res.exit_code}, stdout {len(res.stdout)}/{len(out)} B, stderr {len(res.stderr)}/{len(err)} B"
+
+    with ThreadPoolExecutor(8) as pool:
+        bad = [b for b in pool.map(one, range(240)) if b]
+    assert not bad, f"{len(bad)}/240 commands lost output: {bad[:5]}"
+
+
+def test_eof_never_follows_close_so_the_shared_connection_survives(runner, monkeypatch):
+    """Our EOF delayed 50 ms (a descheduled thread) must still reach sshd before our CLOSE.
+
+    Otherwise sshd drops the whole connection ("ieof packet referred to nonexistent channel")
+    and every command sharing it fails.
+    """
+    real = paramiko.Transport._send_user_message
+
+    def late_eof(self, data):
+        if threading.current_thread() is not self and data.asbytes()[:1] == cMSG_CHANNEL_EOF:
+            time.sleep(0.05)
+        return real(self, data)
+
+    monkeypatch.setattr(paramiko.Transport, "_send_user_message", late_eof)
+    conn = runner.connection()
+    with ThreadPoolExecutor(4) as pool:
+        slow = pool.submit(runner.run, ["sh", "-c", "sleep 1; echo slow"])
+        fast = list(pool.map(lambda i: runner.run(["echo", str(i)]).stdout, range(12)))
+        assert slow.result().stdout == "slow\n"
+    assert fast == [f"{i}\n" for i in range(12)]
+    assert runner.connection() is conn and conn.transport.is_active()
