@@ -298,7 +298,9 @@ class Lab:
 
         return gather(self, on=on, **kwargs)
 
-    def deploy(self, on: str = "all", action: str = "switch", dry_run: bool = True, **kwargs: Any) -> Any:
+    def deploy(
+        self, on: str = "all", action: str = "switch", dry_run: bool = True, **kwargs: Any
+    ) -> Any:
         """A deploy plan for the selected hosts; `.execute()` runs it (see homelab_kit.deploy)."""
         from .deploy import deploy_plan
 

@@ -41,7 +41,15 @@ def _rows(df: Any) -> list[dict[str, Any]]:
     return out
 
 
-SIZE_COLUMNS = ("size", "previous_size", "data_added", "total_size", "added", "restore_size", "delta")
+SIZE_COLUMNS = (
+    "size",
+    "previous_size",
+    "data_added",
+    "total_size",
+    "added",
+    "restore_size",
+    "delta",
+)
 AGE_COLUMNS = ("age", "max_age")
 
 
