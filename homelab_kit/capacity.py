@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .capacity_fit import DAY, NOT_ENOUGH, Fit, fit_growth
+from .fact_parsers import PSEUDO_FS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,22 +35,7 @@ SERIES_COLUMNS = [
 ]
 THRESHOLDS = (0.8, 0.9, 1.0)
 FULL = "full"
-PSEUDO_FSTYPES = frozenset(
-    [
-        "tmpfs",
-        "devtmpfs",
-        "squashfs",
-        "efivarfs",
-        "ramfs",
-        "proc",
-        "sysfs",
-        "cgroup",
-        "cgroup2",
-        "nsfs",
-        "autofs",
-        "overlay",
-    ]
-)
+PSEUDO_FSTYPES = PSEUDO_FS | {"overlay"}  # containers' roots are not disks to plan for
 
 
 def _get(d: Mapping[str, Any], *keys: str) -> Any:

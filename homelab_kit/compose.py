@@ -246,9 +246,13 @@ def load_compose(path: str | os.PathLike, *, env: Mapping[str, str] | None = Non
     """Read and parse a compose file on this machine."""
     p = Path(path).absolute()
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InventoryError(f"{p}: cannot read the compose file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise InventoryError(
+            f"{p}: not UTF-8 text; give the docker-compose.yml itself (a YAML file)"
+        ) from None
     return parse_compose(text, path=str(p), env=env)
 
 

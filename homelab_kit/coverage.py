@@ -366,8 +366,6 @@ def prometheus_text(
 
 def write_textfile(path: str | os.PathLike, text: str) -> Path:
     """Write atomically (node_exporter may read at any moment)."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(p)
-    return p
+    from .outfile import write_atomic
+
+    return write_atomic(path, text, what="--prometheus file")

@@ -69,11 +69,17 @@ def build_demo(
     if not binary:
         raise ResticNotInstalled("restic not found: install it (Debian: `apt install restic`)")
     now = now or datetime.now(UTC)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.build-{os.getpid()}")
     old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+    except OSError as exc:
+        raise DemoError(
+            f"{dest}: cannot create the demo lab there ({exc.strerror}); "
+            "give --dir a path in a writable folder"
+        ) from None
     if dest.exists():
         dest.rename(old)
     try:

@@ -100,3 +100,7 @@ class StepFailed(PlanError):
         super().__init__(message)
         self.step = step
         self.result = result
+
+
+class OutputError(HomelabError):
+    """An output file or folder cannot be written (missing folder, read-only, a directory)."""

@@ -9,9 +9,7 @@ fails leaves the other files (and its own previous file) in place.
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -300,16 +298,9 @@ def export_metric(source: str, ok: bool, now: datetime) -> list[Metric]:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write then rename, as the textfile collector requires (it may read at any moment)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .outfile import write_atomic as _write
+
+    _write(path, text, what="textfile-collector file")
 
 
 __all__ = [

@@ -163,8 +163,13 @@ class Selection(Mapping[str, T], Generic[T]):
         for term in [t for t in terms if not t.startswith("!")] or ["all"]:
             found = self._match(term)
             if not found:
+                import difflib
+
+                hint = difflib.get_close_matches(term.lstrip("@"), list(self._items), n=1)
+                extra = f' (did you mean "{hint[0]}"?)' if hint else ""
                 raise InventoryError(
-                    f'selector "{term}" matches no {self._kind}; known: {", ".join(self._items)}'
+                    f'selector "{term}" matches no {self._kind}{extra}; '
+                    f"known: {', '.join(self._items)}"
                 )
             chosen.update(found)
         for term in (t[1:] for t in terms if t.startswith("!")):
@@ -323,8 +328,15 @@ def load_lab(path: str | os.PathLike = "lab.toml") -> Lab:
             f"{shown}: no such lab file; pass --lab PATH, set HOMELAB_LAB, "
             "or run `homelab-kit demo` to build the demo lab"
         ) from None
+    except IsADirectoryError:
+        inside = " (it has one)" if (p / "lab.toml").is_file() else ""
+        raise InventoryError(
+            f"{shown}: is a folder; pass the lab file itself, e.g. --lab {shown}/lab.toml{inside}"
+        ) from None
     except OSError as exc:
-        raise InventoryError(f"{shown}: cannot read: {exc.strerror}") from None
+        raise InventoryError(
+            f"{shown}: cannot read: {exc.strerror}; check the path and its permissions"
+        ) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

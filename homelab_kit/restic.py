@@ -38,6 +38,11 @@ _NOT_FOUND = re.compile(
     re.I,
 )
 _WRONG_PW = re.compile(r"wrong password or no key found", re.I)
+_NO_PW = re.compile(
+    r"Resolving password failed.*|an empty password is not a password|password command failed.*",
+    re.I,
+)
+_PANIC = re.compile(r"^panic: (.+)$", re.M)
 _LOCKED = re.compile(r"repository is already locked|unable to create lock", re.I)
 _MISSING_BIN = re.compile(
     r"command not found|No such file or directory.*restic|executable file not found", re.I
@@ -94,9 +99,25 @@ def classify_failure(result: Result, repository: str, what: str) -> ResticError:
             f"{where}: no repository there; check `repository` or create it with `restic init`"
         )
     if result.exit_code == 11 or _LOCKED.search(text):
+        held = next(
+            (ln.strip() for ln in result.stderr.splitlines() if "already locked" in ln),
+            first.strip(),
+        )
         return RepositoryLocked(
-            f"{where}: repository is locked ({first.strip()}); make sure no backup/prune runs, "
+            f"{where}: repository is locked ({held}); make sure no backup/prune runs, "
             "then `restic unlock`"
+        )
+    no_pw = _NO_PW.search(result.stderr)
+    if no_pw:
+        return WrongPassword(
+            f"{where}: no usable password ({no_pw.group(0).strip()}); "
+            "check the backup's password_file/password_command"
+        )
+    panic = _PANIC.search(result.stderr)
+    if panic:
+        return ResticError(
+            f"{where}: restic crashed (panic: {panic.group(1).strip()}); the repository may be "
+            "damaged: run `restic check` on it"
         )
     return ResticError(f"{where} failed (exit {result.exit_code}): {first.strip()}")
 

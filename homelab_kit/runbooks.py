@@ -149,8 +149,9 @@ def run_runbook(
     import papermill as pm
 
     book = book if isinstance(book, Runbook) else Runbook(Path(book).stem, Path(book))
-    out = Path(out_dir) if out_dir else lab.runs_dir
-    out.mkdir(parents=True, exist_ok=True)
+    from .outfile import ensure_dir
+
+    out = ensure_dir(Path(out_dir) if out_dir else lab.runs_dir, what="notebook run records")
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H%M%SZ")
     output = out / f"{stamp}_{book.name}.ipynb"
     params = {"lab_path": str(lab.path), **(parameters or {})}

@@ -172,7 +172,9 @@ def test_cli_without_yes_only_shows_the_plan(tmp_path: Path, capsys, monkeypatch
     assert "re-run with --yes" in out
     code = main(["--lab", str(tmp_path / "lab.toml"), "deploy", "--yes", "--dry-run", "--json"])
     assert code == 0 and json.loads(capsys.readouterr().out)["dry_run"] is True
-    assert main(["--lab", str(tmp_path / "lab.toml"), "deploy", "--action", "nope"]) == 1
+    with pytest.raises(SystemExit) as bad:  # bad input: a one-line usage error, exit 2
+        main(["--lab", str(tmp_path / "lab.toml"), "deploy", "--action", "nope"])
+    assert bad.value.code == 2
     assert "unknown action" in capsys.readouterr().err
 
 

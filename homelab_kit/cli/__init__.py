@@ -2,7 +2,7 @@
 
 Each command group lives in its own module of this package with a `register(subparsers)` function;
 handlers take `(args, ctx)` and return an exit code: 0 all good, 1 checked and found problems,
-2 bad input. Command modules import pandas, restic helpers etc. inside their handlers, never at
+2 bad input (3 is an unexpected error, a bug: one line, the traceback with HOMELAB_DEBUG=1). Command modules import pandas, restic helpers etc. inside their handlers, never at
 module level, so `homelab-kit inventory` and `lint` start fast.
 """
 
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import HomelabError
 
@@ -37,6 +37,9 @@ COMMAND_MODULES = (
     "ecosystem_cmd",
     "journal_cmd",
 )
+
+
+INTERNAL_ERROR = 3  # exit code for an unexpected exception (a bug): 0 good, 1 problems, 2 bad input
 
 
 def default_lab_path(option: str | None) -> Path:
@@ -64,8 +67,30 @@ class Context:
         print(*parts, file=self.out)
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: `homelab-kit run: argument --parallel: ... (see --help)`.
+
+    Subparsers inherit the class, so every command reports a malformed option the same way (exit 2).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        import re
+
+        typo = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if typo:
+            import difflib
+
+            choices = re.findall(r"'([^']*)'", typo.group(2))
+            hint = difflib.get_close_matches(typo.group(1), choices, n=1)
+            extra = f' (did you mean "{hint[0]}"?)' if hint else ""
+            arg = re.match(r"argument (\S+):", message)
+            what = "argument " + arg.group(1) if arg and arg.group(1).startswith("-") else "command"
+            message = f'unknown {what} "{typo.group(1)}"{extra}; choose from {", ".join(choices)}'
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="homelab-kit",
         description="Run your homelab from one inventory: backups, restore tests, migrations, "
         "deploys, capacity.",
@@ -105,6 +130,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug, not bad input: one line, the traceback on request
+        if os.environ.get("HOMELAB_DEBUG", "") not in ("", "0"):
+            import traceback
+
+            traceback.print_exc()
+            return INTERNAL_ERROR
+        detail = str(exc).splitlines()[0] if str(exc).strip() else ""
+        print(
+            f"homelab-kit: internal error: {type(exc).__name__}"
+            + (f": {detail}" if detail else "")
+            + "; rerun with HOMELAB_DEBUG=1 for the traceback and report it",
+            file=sys.stderr,
+        )
+        return INTERNAL_ERROR
 
 
 def run() -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import HomelabError
+from .argtypes import fraction, keep_count
 from .output import human_bytes, human_seconds, table, to_json
 
 
@@ -236,7 +237,10 @@ def register(sub: Any) -> None:
     )
     c.add_argument("--prometheus", metavar="FILE", help="also write node_exporter textfile metrics")
     c.add_argument(
-        "--drop", type=float, default=0.5, help="size drop that counts as a finding (default 0.5)"
+        "--drop",
+        type=fraction,
+        default=0.5,
+        help="size drop that counts as a finding, 0-1 (default 0.5)",
     )
     common("growth", "restore size per snapshot (stats cached in the journal)", cmd_growth)
     fp = common(
@@ -246,7 +250,10 @@ def register(sub: Any) -> None:
     )
     for k in ("last", "hourly", "daily", "weekly", "monthly", "yearly"):
         fp.add_argument(
-            f"--keep-{k}", type=int, metavar="N", help="-1 = unlimited" if k == "last" else None
+            f"--keep-{k}",
+            type=keep_count,
+            metavar="N",
+            help="-1 = unlimited" if k == "last" else None,
         )
     for k in (
         "within",

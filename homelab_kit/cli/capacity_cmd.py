@@ -36,9 +36,12 @@ def _duration(text: str, option: str) -> timedelta:
     from ..timespec import parse_duration
 
     try:
-        return parse_duration(text)
+        value = parse_duration(text)
     except ValueError as exc:
         raise CapacityInputError(f"{option}: {exc}") from None
+    if value <= timedelta(0):
+        raise CapacityInputError(f'{option}: expected a duration > 0 such as "30d", got "{text}"')
+    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .argtypes import max_fail, nonneg_seconds, one_of, positive_int, seconds
 from .output import table, to_json
 
 PLAN_COLUMNS = ("host", "kind", "runs_on", "phase", "title", "command")
 RESULT_COLUMNS = ("host", "kind", "status", "duration", "error")
+# deploy_steps.ACTIONS, spelled out so `--help` does not import the deploy machinery (a test checks)
+ACTIONS = ("switch", "test", "boot", "dry-activate", "update", "restart", "reload")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--action",
         default="switch",
+        type=one_of(ACTIONS, "action"),
         help="switch, test, boot, dry-activate (NixOS; switch/test also update compose hosts), "
         "update (compose), restart, reload (units)",
     )
@@ -29,21 +33,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="only show the plan (even with --yes)")
     p.add_argument("--yes", action="store_true", help="confirm: really deploy")
     way = p.add_mutually_exclusive_group()
-    way.add_argument("--parallel", type=int, metavar="N", help="at most N hosts at once")
-    way.add_argument("--serial", type=int, metavar="K", help="batches of K hosts, one by one")
+    way.add_argument("--parallel", type=positive_int, metavar="N", help="at most N hosts at once")
+    way.add_argument(
+        "--serial", type=positive_int, metavar="K", help="batches of K hosts, one by one"
+    )
     p.add_argument(
         "--max-fail",
+        type=max_fail,
         metavar="N|N%",
         help="stop starting new hosts once more than N (or N%%) hosts failed",
     )
     p.add_argument(
         "--health-timeout",
-        type=float,
+        type=nonneg_seconds,
         default=60.0,
         metavar="S",
         help="retry health checks for S seconds (default 60)",
     )
-    p.add_argument("--timeout", type=float, default=3600.0, metavar="S", help="per command")
+    p.add_argument("--timeout", type=seconds, default=3600.0, metavar="S", help="per command")
     p.add_argument("--json", action="store_true", help="print the plan or the result as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=deploy)

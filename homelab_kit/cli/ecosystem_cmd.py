@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -63,21 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.set_defaults(func=import_nix_cmd)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str, what: str = "output file") -> None:
     """Write text next to path, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ..outfile import write_atomic
+
+    write_atomic(path, text, what=what)
 
 
 def export_ansible(args: argparse.Namespace, ctx: Any) -> int:
@@ -85,7 +73,7 @@ def export_ansible(args: argparse.Namespace, ctx: Any) -> int:
 
     text = ansible_yaml(ctx.lab())
     if args.out:
-        _write_atomic(Path(args.out), text)
+        _write_atomic(Path(args.out), text, "Ansible inventory")
         print(f"wrote {args.out}", file=ctx.err)
     else:
         ctx.print(text.rstrip())
@@ -130,7 +118,7 @@ def import_nix_cmd(args: argparse.Namespace, ctx: Any) -> int:
         ) from None
     merged, changes = merge_toml(text, result, where=str(path))
     if merged != text:
-        _write_atomic(path, merged)
+        _write_atomic(path, merged, "lab file")
     for change in changes:
         print(str(change), file=ctx.err)
     for warning in result.warnings:

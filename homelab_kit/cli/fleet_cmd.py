@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import InventoryError
+from .argtypes import positive_int, seconds
 from .output import table, to_json
 
 RUN_COLUMNS = ("host", "status", "exit_code", "duration", "output")
@@ -25,13 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--on", default="all", metavar="SEL", help='hosts: "all", a name, "@role", "desk*", "a,b"'
     )
     p.add_argument(
-        "--parallel", type=int, default=16, metavar="N", help="hosts at once (default 16)"
+        "--parallel", type=positive_int, default=16, metavar="N", help="hosts at once (default 16)"
     )
     p.add_argument(
-        "--timeout", type=float, default=None, metavar="S", help="per-command timeout (seconds)"
+        "--timeout", type=seconds, default=None, metavar="S", help="per-command timeout (seconds)"
     )
     p.add_argument(
-        "--connect-timeout", type=float, default=None, metavar="S", help="per-connection timeout"
+        "--connect-timeout", type=seconds, default=None, metavar="S", help="per-connection timeout"
     )
     p.add_argument(
         "--sudo", action="store_true", help="run with `sudo -n` on hosts whose user is not root"
@@ -50,15 +51,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="fetch a host's SSH keys and fingerprints to review and pin (never writes)",
     )
     k.add_argument("name", help="the host's name in lab.toml")
-    k.add_argument("--timeout", type=float, default=10.0, metavar="S")
+    k.add_argument("--timeout", type=seconds, default=10.0, metavar="S")
     k.set_defaults(func=keyscan)
 
     f = sub.add_parser(
         "facts", help="gather facts (OS, kernel, disks, pools, failed units, ...) from hosts"
     )
     f.add_argument("--on", default="all", metavar="SEL")
-    f.add_argument("--parallel", type=int, default=16, metavar="N")
-    f.add_argument("--connect-timeout", type=float, default=None, metavar="S")
+    f.add_argument("--parallel", type=positive_int, default=16, metavar="N")
+    f.add_argument("--connect-timeout", type=seconds, default=None, metavar="S")
     f.add_argument("--json", action="store_true", help="print one JSON object per host")
     f.add_argument("--no-record", action="store_true", help="do not record into the journal")
     f.set_defaults(func=facts)

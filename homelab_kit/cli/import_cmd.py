@@ -57,6 +57,9 @@ def import_compose(args: argparse.Namespace, ctx: Any) -> int:
     from ..errors import InventoryError
 
     compose = load_compose(args.file)
+    for option, name in (("--host", args.host), ("--source-host", args.source_host)):
+        if name:
+            _warn_unknown_host(ctx, option, name)
     for name in args.service or []:
         if name not in compose.services:
             raise InventoryError(
@@ -72,3 +75,26 @@ def import_compose(args: argparse.Namespace, ctx: Any) -> int:
         ).rstrip()
     )
     return 0
+
+
+def _warn_unknown_host(ctx: Any, option: str, name: str) -> None:
+    """A host name the lab does not know is likely a typo: warn (the output is still printed)."""
+    import difflib
+
+    from ..errors import HomelabError
+
+    if not ctx.lab_path.is_file():
+        return  # importing before a lab exists is fine
+    try:
+        hosts = list(ctx.lab().hosts)
+    except HomelabError:
+        return  # the lab has its own problems; `homelab-kit lint` reports them
+    if name in hosts:
+        return
+    hint = difflib.get_close_matches(name, hosts, n=1)
+    extra = f' (did you mean "{hint[0]}"?)' if hint else ""
+    print(
+        f'homelab-kit: warning: {option} "{name}" is not a host in {ctx.lab_path}{extra}; '
+        f"add [hosts.{name}] before pasting these tables",
+        file=ctx.err,
+    )

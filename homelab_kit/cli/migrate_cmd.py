@@ -38,9 +38,23 @@ def _print_plan(plan: Any, ctx: Any) -> None:
     ctx.print(table(rows, PLAN_COLUMNS))
 
 
+def _migratable(lab: Any, name: str) -> None:
+    """Naming a service without a migrate_from table is bad input (exit 2), not a failed plan."""
+    from ..errors import InventoryError
+
+    if lab.services[name].migrate_from is None:  # unknown names: InventoryError, "did you mean"
+        ready = [s.name for s in lab.services.values() if s.migrate_from is not None]
+        raise InventoryError(
+            f"services.{name}: no [services.{name}.migrate_from] in {lab.path}; add one "
+            "(`homelab-kit import compose` proposes it)"
+            + (f" or migrate one of: {', '.join(ready)}" if ready else "")
+        )
+
+
 def plan_cmd(args: argparse.Namespace, ctx: Any) -> int:
     from ..migrate import plan_migration
 
+    _migratable(ctx.lab(), args.service)
     plan = plan_migration(ctx.lab(), args.service)
     if args.json:
         ctx.print(to_json(plan.to_dict()))
@@ -54,6 +68,7 @@ def apply_cmd(args: argparse.Namespace, ctx: Any) -> int:
     from ..plan import execute
 
     lab = ctx.lab()
+    _migratable(lab, args.service)
     plan = plan_migration(lab, args.service)
     if not args.yes:
         _print_plan(plan, ctx)

@@ -42,11 +42,13 @@ def list_cmd(args: argparse.Namespace, ctx: Any) -> int:
 def run_cmd(args: argparse.Namespace, ctx: Any) -> int:
     import sys
 
+    from ..outfile import ensure_dir
     from ..runbooks import parse_parameter, run_runbook, select_runbooks
 
     params = dict(parse_parameter(p) for p in args.parameter)
     books = select_runbooks(args.names, args.notebooks)
     lab = ctx.lab()
+    ensure_dir(args.out or lab.runs_dir, what="notebook run records")  # before any notebook runs
     failed = 0
     for book in books:
         print(f"running {book.name} ...", file=sys.stderr, flush=True)
