@@ -88,12 +88,24 @@ def _scratch_dir(lab: Lab, backup: Backup, runner: Runner) -> str:
 
 
 def _prepare_target(runner: Runner, target: str) -> None:
+    if runner.run(["test", "-e", target], timeout=30).ok and not (
+        runner.run(["test", "-d", target], timeout=30).ok
+    ):
+        raise HomelabError(
+            f"{runner.host}: restore target {target} is a file; give a new or empty folder"
+        )
     listing = runner.run(["ls", "-A", "--", target], timeout=30)
     if listing.ok and listing.stdout.strip():
         raise HomelabError(
             f"{runner.host}: restore target {target} is not empty; give a new or empty folder"
         )
-    runner.run(["mkdir", "-p", "--", target], timeout=30).check()
+    made = runner.run(["mkdir", "-p", "--", target], timeout=30)
+    if not made.ok:
+        why = made.stderr.strip().splitlines()[-1] if made.stderr.strip() else "mkdir failed"
+        raise HomelabError(
+            f"{runner.host}: cannot create restore target {target} ({why}); "
+            "give a new or empty folder in a writable place"
+        )
 
 
 def _remove(runner: Runner, target: str) -> None:
@@ -230,7 +242,10 @@ def verify_restore(
     restic = Restic.for_backup(b, lab, runner)
     snap = resolve_snapshot(restic, snapshot)
     if not runner.run(["test", "-d", target], timeout=30).ok:
-        raise HomelabError(f"{b.host}: restore target {target} is not a directory")
+        raise HomelabError(
+            f"{b.host}: restore target {target} is not a directory; give the folder passed to "
+            "`restic restore --target`"
+        )
     sel = normalise_paths(paths)
     fields = verify_tree(
         restic,
