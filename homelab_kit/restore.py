@@ -161,37 +161,13 @@ def restore_test(
         _prepare_target(runner, target)
     else:
         target = check_scratch_target(_scratch_dir(lab, b, runner), live, runner)
-    params = {
-        "backup": b.name,
-        "snapshot": snapshot,
-        "paths": list(sel or ()),
-        "target": target,
-        "content": content,
-    }
+    params = _params(b, snapshot, sel, target, content)
     try:
         res = restic.run(*restore_argv(snap["id"], target, sel), what=f"restore {snap['short_id']}")
-        fields = verify_tree(
-            restic,
-            snap["id"],
-            target,
-            paths=sel,
-            content=content,
-            owners=owners,
-            seed=seed,
-            progress=progress,
-        )
-        report = RestoreReport(
-            backup=b.name,
-            host=b.host,
-            snapshot_id=snap["id"],
-            snapshot_time=snap["time"].isoformat(),
-            target=target,
-            paths=sel,
-            restic_version=_version(restic),
-            restore_seconds=res.duration,
-            kept=keep,
-            **fields,
-        )
+        report = _verified(
+            restic, b, snap, target, sel, content, owners, seed, progress,
+            restore_seconds=res.duration, kept=keep,
+        )  # fmt: skip
         steps = [
             dict(
                 name="restore",
@@ -224,6 +200,47 @@ def restore_test(
     return report
 
 
+def _params(b: Backup, snapshot: str, sel: Any, target: str, content: str) -> dict[str, Any]:
+    """What the journal records as the run's parameters (never a password)."""
+    return {
+        "backup": b.name,
+        "snapshot": snapshot,
+        "paths": list(sel or ()),
+        "target": target,
+        "content": content,
+    }
+
+
+def _verified(
+    restic: Restic,
+    b: Backup,
+    snap: dict[str, Any],
+    target: str,
+    sel: Any,
+    content: str,
+    owners: bool | None,
+    seed: int | None,
+    progress: bool,
+    **extra: Any,
+) -> RestoreReport:
+    """Verify `target` against the snapshot and wrap the findings in a report."""
+    fields = verify_tree(
+        restic, snap["id"], target, paths=sel, content=content, owners=owners, seed=seed,
+        progress=progress,
+    )  # fmt: skip
+    return RestoreReport(
+        backup=b.name,
+        host=b.host,
+        snapshot_id=snap["id"],
+        snapshot_time=snap["time"].isoformat(),
+        target=target,
+        paths=sel,
+        restic_version=_version(restic),
+        **extra,
+        **fields,
+    )
+
+
 def verify_restore(
     lab: Lab,
     backup: str | Backup | None,
@@ -247,34 +264,10 @@ def verify_restore(
             "`restic restore --target`"
         )
     sel = normalise_paths(paths)
-    fields = verify_tree(
-        restic,
-        snap["id"],
-        target,
-        paths=sel,
-        content=content,
-        owners=owners,
-        seed=seed,
-        progress=progress,
+    report = _verified(
+        restic, b, snap, target, sel, content, owners, seed, progress, kind="verify-restore"
     )
-    report = RestoreReport(
-        backup=b.name,
-        host=b.host,
-        snapshot_id=snap["id"],
-        snapshot_time=snap["time"].isoformat(),
-        target=target,
-        paths=sel,
-        restic_version=_version(restic),
-        kind="verify-restore",
-        **fields,
-    )
-    params = {
-        "backup": b.name,
-        "snapshot": snapshot,
-        "paths": list(sel or ()),
-        "target": target,
-        "content": content,
-    }
+    params = _params(b, snapshot, sel, target, content)
     _record(lab, report, params, [])
     return report
 
