@@ -60,14 +60,14 @@ def snapshot_stats(
     lab: Lab, backup: str | Backup, frame: pd.DataFrame | None = None, progress: bool = True
 ) -> pd.DataFrame:
     """Per snapshot: restore_size, files, data_added (0.17+), each asked of restic once ever."""
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     b = _backup(lab, backup)
     r = restic_for(lab, b)
     frame = snapshots(lab, b, r) if frame is None else frame
     cache = lab.journal.cache_get_many(STATS_KIND)
     todo = [sid for sid in frame["id"] if sid not in cache]
-    for sid in tqdm(todo, desc=f"restic stats {b.name}", disable=not progress or not todo):
+    for sid in progress_bar(todo, desc=f"restic stats {b.name}", enabled=progress and bool(todo)):
         st = r.stats(sid, mode="restore-size")
         value = {"restore_size": st["total_size"], "files": st["total_file_count"]}
         lab.journal.cache_put(STATS_KIND, sid, value)
@@ -152,7 +152,8 @@ def service_history(
 
     `points` lists only that many evenly spaced snapshots (always the first and newest)."""
     import pandas as pd
-    from tqdm.auto import tqdm
+
+    from .progress import progress_bar
 
     b = _backup(lab, backup)
     r = restic_for(lab, b)
@@ -163,8 +164,8 @@ def service_history(
         step = (len(snaps) - 1) / (points - 1)
         snaps = snaps.iloc[sorted({round(i * step) for i in range(points)})]
     frames = []
-    for sid, t in tqdm(
-        list(zip(snaps["id"], snaps["time"])), desc=f"listings {b.name}", disable=not progress
+    for sid, t in progress_bar(
+        list(zip(snaps["id"], snaps["time"])), desc=f"listings {b.name}", enabled=progress
     ):
         tot = service_totals(service_sizes(lab, b, sid, listing(lab, b, sid, r)))
         tot.insert(0, "time", t)

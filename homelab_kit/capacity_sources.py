@@ -48,15 +48,14 @@ def raw_stats(
     lab: Lab, backup: str, snapshots: pd.DataFrame, *, progress: bool = True
 ) -> dict[str, float]:
     """raw-data size per snapshot id (restic asked once per snapshot; cached in the journal)."""
-    from tqdm.auto import tqdm
-
     from .backups import restic_for
+    from .progress import progress_bar
 
     cache = lab.journal.cache_get_many(RAW_KIND)
     todo = [sid for sid in snapshots["id"] if sid not in cache]
     if todo:
         restic = restic_for(lab, backup)
-        for sid in tqdm(todo, desc=f"restic stats raw-data {backup}", disable=not progress):
+        for sid in progress_bar(todo, desc=f"restic stats raw-data {backup}", enabled=progress):
             st = restic.stats(sid, mode="raw-data")
             value = st.get("total_uncompressed_size") or st["total_size"]
             lab.journal.cache_put(RAW_KIND, sid, value)

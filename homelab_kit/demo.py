@@ -156,9 +156,11 @@ def rng_for(day: int, name: str) -> random.Random:
 def _bar(progress: bool) -> Any:
     if not progress:
         return lambda day: None
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
-    t = tqdm(total=DAYS, desc="demo: 90 days of history", unit="day", file=sys.stderr, leave=False)
+    t = progress_bar(
+        total=DAYS, desc="demo: 90 days of history", unit="day", file=sys.stderr, leave=False
+    )
     return lambda day: t.update(1) if day < DAYS - 1 else (t.update(1), t.close())
 
 

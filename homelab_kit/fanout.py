@@ -73,12 +73,14 @@ def map_hosts(
             )
         return Outcome(host, "ok", value, None, time.monotonic() - start)
 
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     outcomes: dict[str, Outcome] = {}
     with (
         ThreadPoolExecutor(max_workers=max(1, min(parallel, len(hosts) or 1))) as pool,
-        tqdm(total=len(hosts), desc=desc, unit="host", disable=not progress, leave=False) as bar,
+        progress_bar(
+            total=len(hosts), desc=desc, unit="host", enabled=progress, leave=False
+        ) as bar,
     ):
         futures = {pool.submit(one, h): h for h in hosts}
         for fut in as_completed(futures):

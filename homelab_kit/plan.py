@@ -278,7 +278,7 @@ def execute(
     """
     from contextlib import nullcontext
 
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     if journal is None:
         journal = getattr(lab, "journal", None)
@@ -289,7 +289,7 @@ def execute(
         if journal
         else nullcontext(None)
     )
-    bar = tqdm(total=len(plan), desc=plan.title, unit="step", disable=not progress)
+    bar = progress_bar(total=len(plan), desc=plan.title, unit="step", enabled=progress)
     start = time.monotonic()
     with context as run, bar:
         for i, step in enumerate(plan.steps, 1):

@@ -73,9 +73,11 @@ def _small_count(spec: ContentSpec, workers: int) -> bool:
 
 
 def _progress_bar(enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
-    return tqdm(unit="B", unit_scale=True, desc="verify content", disable=not enabled, leave=False)
+    return progress_bar(
+        unit="B", unit_scale=True, desc="verify content", enabled=enabled, leave=False
+    )
 
 
 def _check_paths(

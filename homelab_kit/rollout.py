@@ -269,7 +269,7 @@ def rollout(
     """Execute a DeployPlan host by host; arguments override the plan's own policy."""
     from contextlib import nullcontext
 
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     start = time.monotonic()
     parallel = parallel if parallel is not None else plan.parallel
@@ -292,7 +292,7 @@ def rollout(
     context = journal.run("deploy", params) if journal else nullcontext(None)
     with (
         context as run,
-        tqdm(total=len(order), desc=plan.title, unit="host", disable=not progress) as bar,
+        progress_bar(total=len(order), desc=plan.title, unit="host", enabled=progress) as bar,
     ):
         state = _Rollout(plan, lab, run, on_event)
 

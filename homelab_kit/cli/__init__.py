@@ -116,8 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not sys.stderr.isatty():
-        os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars only for people, not for logs
+    quiet = not sys.stderr.isatty() and "HOMELAB_NO_PROGRESS" not in os.environ
+    if quiet:  # bars for people, not for logs (kernels started by `notebooks run` inherit it)
+        os.environ["HOMELAB_NO_PROGRESS"] = "1"
+    try:
+        return _dispatch(args)
+    finally:
+        if quiet:
+            del os.environ["HOMELAB_NO_PROGRESS"]
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the handler; turn every error into one line and an exit code."""
     ctx = Context(lab_path=default_lab_path(args.lab))
     try:
         return int(args.func(args, ctx) or 0)
