@@ -20,6 +20,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from _timing import best
+
 from homelab_kit.demokey import cheapen_key
 from homelab_kit.listing import load_listing, parse_nodes
 from homelab_kit.restic import Restic
@@ -37,15 +39,6 @@ def build(root: Path, files: int, services: int = 10) -> list[str]:
         for j in range(per_dir):
             (d / f"f{j}").write_bytes(b"x" * ((i * 7 + j) % 97))
     return state_dirs
-
-
-def best(fn, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def analyse(lst_dirs, state_dirs, lst) -> None:

@@ -19,20 +19,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _timing import best
+
 from homelab_kit.demokey import cheapen_key
 from homelab_kit.restic import Restic, policy_argv
 from homelab_kit.retention import Policy, plan
 
 KEEP = {"hourly": 24, "daily": 14, "weekly": 8, "monthly": 12, "yearly": 3}
-
-
-def best(fn, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

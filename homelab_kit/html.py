@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from pandas.io.formats.style import Styler
+
     from .inventory import Lab
 
 
@@ -35,3 +38,14 @@ def lab_html(lab: Lab) -> str:
         f"{len(lab.backups)} backups — {html.escape(str(lab.path))}</p>"
     )
     return head + lab.hosts_frame().to_html(index=False) + lab.services_frame().to_html(index=False)
+
+
+def highlight_status(
+    frame: pd.DataFrame, column: str = "status", ok: tuple[str, ...] = ("ok",)
+) -> Styler:
+    """The frame with every row whose status is not ok shaded red, for a glance in Jupyter."""
+
+    def shade(row: pd.Series) -> list[str]:
+        return ["background: #fdd" if row[column] not in ok else "" for _ in row]
+
+    return frame.style.apply(shade, axis=1)

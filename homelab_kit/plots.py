@@ -5,6 +5,7 @@ Uses the object-oriented API only (no pyplot state), so it works headless and in
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -91,3 +92,10 @@ def biggest_dirs(dirs: pd.DataFrame, title: str = "Biggest directories") -> Figu
     ax.set_xlabel("MiB")
     ax.set_title(title)
     return fig
+
+
+def each(
+    frames: Mapping[str, pd.DataFrame], chart: Callable[..., Figure], title: str
+) -> list[Figure]:
+    """One chart per backup: `display(*plots.each(histories, plots.growth_per_service, "Size: {}"))`."""
+    return [chart(frame, title=title.format(name)) for name, frame in frames.items()]

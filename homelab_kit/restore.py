@@ -136,6 +136,16 @@ def _record(
         run.status = "ok" if report.ok else "problems"
 
 
+def _open(
+    lab: Lab, backup: str | Backup | None, snapshot: str
+) -> tuple[Backup, Runner, Restic, dict[str, Any]]:
+    """The backup, its host's runner, restic there, and the snapshot resolved to its full id."""
+    b = _backup(lab, backup)
+    runner = lab.runner(b.host)
+    restic = Restic.for_backup(b, lab, runner)
+    return b, runner, restic, resolve_snapshot(restic, snapshot)
+
+
 def restore_test(
     lab: Lab,
     backup: str | Backup | None = None,
@@ -150,11 +160,8 @@ def restore_test(
     progress: bool = True,
 ) -> RestoreReport:
     """Restore `snapshot` into a scratch folder on the backup's host, verify it, record it."""
-    b = _backup(lab, backup)
-    runner = lab.runner(b.host)
-    restic = Restic.for_backup(b, lab, runner)
+    b, runner, restic, snap = _open(lab, backup, snapshot)
     sel = normalise_paths(paths)
-    snap = resolve_snapshot(restic, snapshot)
     live = live_paths(lab, b, snap["paths"])
     if target is not None:
         check_scratch_target(target, live, runner)
@@ -254,10 +261,7 @@ def verify_restore(
     progress: bool = True,
 ) -> RestoreReport:
     """Verify a tree already restored under `target` (restic's layout: target + snapshot path)."""
-    b = _backup(lab, backup)
-    runner = lab.runner(b.host)
-    restic = Restic.for_backup(b, lab, runner)
-    snap = resolve_snapshot(restic, snapshot)
+    b, runner, restic, snap = _open(lab, backup, snapshot)
     if not runner.run(["test", "-d", target], timeout=30).ok:
         raise HomelabError(
             f"{b.host}: restore target {target} is not a directory; give the folder passed to "

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 from .errors import UnsafePathError
 from .report import RestoreReport
-from .restic import Restic
-from .restore import _backup, _record, _version, resolve_snapshot, restore_argv
+from .restore import _open, _record, _version, restore_argv
 from .safety import ensure_safe_target
 from .verify import normalise_paths, within
 
@@ -53,10 +52,7 @@ def restore_in_place(
     """Restore over the live data. Needs a passing scratch test of the same snapshot first and
     `confirm` equal to the snapshot's short id; every path must lie inside a covered state dir or
     extra path and pass the safety guard (symlinks resolved on the host)."""
-    b = _backup(lab, backup)
-    runner = lab.runner(b.host)
-    restic = Restic.for_backup(b, lab, runner)
-    snap = resolve_snapshot(restic, snapshot)
+    b, runner, restic, snap = _open(lab, backup, snapshot)
     if confirm not in (snap["short_id"], snap["id"]):
         raise UnsafePathError(
             f"refusing in-place restore of {b.name} snapshot {snap['short_id']}: "

@@ -11,7 +11,9 @@ import argparse
 import difflib
 import math
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+from ..errors import HomelabError
 
 
 def _bad(expected: str, text: str) -> argparse.ArgumentTypeError:
@@ -143,3 +145,16 @@ __all__ = [
     "positive_int",
     "seconds",
 ]
+
+
+def now_option(text: str | None) -> datetime:
+    """`--now ISO` for reproducible reports; now (UTC) when not given. Naive times are UTC."""
+    if not text:
+        return datetime.now(UTC)
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise HomelabError(
+            f'--now: expected an ISO time such as "2025-01-31T12:00:00+00:00", got "{text}"'
+        ) from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)

@@ -8,24 +8,12 @@ forget-plan lists snapshots through restic and runs our retention simulation (no
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import HomelabError
-from .argtypes import fraction, keep_count
+from ..schema import KEEP_COUNTS, KEEP_WITHIN
+from .argtypes import fraction, keep_count, now_option
 from .output import human_bytes, human_seconds, table, to_json
-
-
-def _now(args: argparse.Namespace) -> datetime:
-    if not args.now:
-        return datetime.now(UTC)
-    try:
-        t = datetime.fromisoformat(args.now)
-    except ValueError:
-        raise HomelabError(
-            f'--now: expected an ISO time such as "2025-01-31T12:00:00+00:00", got "{args.now}"'
-        ) from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _rows(df: Any) -> list[dict[str, Any]]:
@@ -110,7 +98,7 @@ def cmd_freshness(args: argparse.Namespace, ctx: Any) -> int:
     from ..coverage import freshness
 
     lab = ctx.lab()
-    df = freshness(lab, _now(args), _select(lab, args.backup))
+    df = freshness(lab, now_option(args.now), _select(lab, args.backup))
     _prom(args, fresh=df)
     _emit(
         ctx,
@@ -125,7 +113,7 @@ def cmd_coverage(args: argparse.Namespace, ctx: Any) -> int:
     from ..coverage import PROBLEM_STATUSES, coverage, freshness
 
     lab = ctx.lab()
-    sel, now = _select(lab, args.backup), _now(args)
+    sel, now = _select(lab, args.backup), now_option(args.now)
     from .. import backups as bk
 
     snaps = {b.name: bk.snapshot_records(lab, b) for b in lab.backups.select(sel).values()}
@@ -159,19 +147,9 @@ def cmd_forget_plan(args: argparse.Namespace, ctx: Any) -> int:
     lab = ctx.lab()
     keep = {
         k: getattr(args, f"keep_{k}")
-        for k in ("last", "hourly", "daily", "weekly", "monthly", "yearly")
+        for k in (*KEEP_COUNTS, *KEEP_WITHIN)
         if getattr(args, f"keep_{k}")
     }
-    for k in (
-        "within",
-        "within_hourly",
-        "within_daily",
-        "within_weekly",
-        "within_monthly",
-        "within_yearly",
-    ):
-        if getattr(args, f"keep_{k}"):
-            keep[k] = getattr(args, f"keep_{k}")
     if args.keep_tag:
         keep["tags"] = args.keep_tag
     rows: list[dict[str, Any]] = []
@@ -188,7 +166,11 @@ def cmd_forget_plan(args: argparse.Namespace, ctx: Any) -> int:
             raise HomelabError(f"forget-plan: {exc}") from None
         r = Restic.for_backup(b, lab)
         for row in plan(
-            r.snapshots(), policy, now=_now(args), group_by=args.group_by, version=r.version
+            r.snapshots(),
+            policy,
+            now=now_option(args.now),
+            group_by=args.group_by,
+            version=r.version,
         ):
             row["backup"] = b.name
             rows.append(row)
@@ -248,23 +230,16 @@ def register(sub: Any) -> None:
         "what `restic forget` would keep/remove, with reasons (dry, pure)",
         cmd_forget_plan,
     )
-    for k in ("last", "hourly", "daily", "weekly", "monthly", "yearly"):
+    for k in KEEP_COUNTS:
         fp.add_argument(
             f"--keep-{k}",
             type=keep_count,
             metavar="N",
             help="-1 = unlimited" if k == "last" else None,
         )
-    for k in (
-        "within",
-        "within-hourly",
-        "within-daily",
-        "within-weekly",
-        "within-monthly",
-        "within-yearly",
-    ):
+    for k in KEEP_WITHIN:
         fp.add_argument(
-            f"--keep-{k}",
+            f"--keep-{k.replace('_', '-')}",
             metavar="DURATION",
             help='e.g. "30d", "1y6m" (m = months)' if k == "within" else None,
         )

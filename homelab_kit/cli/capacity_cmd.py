@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from ..errors import HomelabError
+from .argtypes import now_option
 from .output import table, to_json
 
 COLUMNS = (
@@ -70,18 +71,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=capacity)
 
 
-def _now(text: str | None) -> datetime:
-    if not text:
-        return datetime.now(UTC)
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        raise CapacityInputError(
-            f'--now: expected an ISO time such as "2024-05-01T12:00:00Z", got "{text}"'
-        ) from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
 def _clean(v: Any) -> Any:
     if isinstance(v, float) and math.isnan(v):
         return None
@@ -103,7 +92,7 @@ def capacity(args: argparse.Namespace, ctx: Any) -> int:
     from ..capacity_whatif import format_bytes
 
     horizon, warn = _duration(args.horizon, "--horizon"), _duration(args.warn, "--warn")
-    now = _now(args.now)
+    now = now_option(args.now)
     lab = ctx.lab()
     series = lab_series(
         lab, with_repositories=not args.no_repositories, ask_restic=args.restic, progress=False
