@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from homelab_kit.inventory import Lab
+from homelab_kit.lab.model import Lab
 from homelab_kit.testing import start_ssh_hosts
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from _timing import best
 
-from homelab_kit.demokey import cheapen_key
-from homelab_kit.listing import load_listing, parse_nodes
-from homelab_kit.restic import Restic
-from homelab_kit.restic_json import iter_ls
+from homelab_kit.backups.listing import load_listing, parse_nodes
+from homelab_kit.backups.restic import Restic
+from homelab_kit.backups.restic_json import iter_ls
+from homelab_kit.demo.key import cheapen_key
 
 
 def build(root: Path, files: int, services: int = 10) -> list[str]:
@@ -77,7 +77,7 @@ def main() -> None:
         raw = subprocess.run(argv, env=env, capture_output=True, check=True).stdout
 
         def parse_and_analyse():
-            from homelab_kit.listing import Listing
+            from homelab_kit.backups.listing import Listing
 
             nodes, dirs = parse_nodes(iter_ls(io.BytesIO(raw)))
             analyse(dirs, state_dirs, Listing(sid, dirs, None, nodes))

@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from homelab_kit.inventory import Lab  # noqa: E402
-from homelab_kit.restic import Restic  # noqa: E402
-from homelab_kit.restore import restore_test  # noqa: E402
+from homelab_kit.backups.restic import Restic  # noqa: E402
+from homelab_kit.lab.model import Lab  # noqa: E402
+from homelab_kit.restore.scratch import restore_test  # noqa: E402
 
 
 def default_restic() -> str:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from _timing import best
 
-from homelab_kit.demokey import cheapen_key
-from homelab_kit.restic import Restic, policy_argv
-from homelab_kit.retention import Policy, plan
+from homelab_kit.backups.restic import Restic, policy_argv
+from homelab_kit.backups.retention import Policy, plan
+from homelab_kit.demo.key import cheapen_key
 
 KEEP = {"hourly": 24, "daily": 14, "weekly": 8, "monthly": 12, "yearly": 3}
 

@@ -36,6 +36,6 @@ def restic_bin(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def demo_lab(tmp_path_factory: pytest.TempPathFactory):
     """The demo lab, built once per test session into a temporary folder (real restic history)."""
-    from homelab_kit.demo import build_demo
+    from homelab_kit.demo.build import build_demo
 
     return build_demo(tmp_path_factory.mktemp("demo") / "demo", progress=False)

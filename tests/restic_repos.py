@@ -96,7 +96,7 @@ def template_for(restic: str, base: Path) -> Path:
 
 def new_repo(restic: str, tmp_path_factory, dest: Path, monkeypatch):
     """A fresh real repository for `restic` as a homelab_kit Restic, cache kept per test."""
-    from homelab_kit.restic import Restic
+    from homelab_kit.backups.restic import Restic
 
     template = template_for(restic, tmp_path_factory.getbasetemp())
     repo, pw = copy_repo(template, dest)

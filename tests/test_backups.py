@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from homelab_kit import backups as bk
+from homelab_kit.backups import analysis as bk
+from homelab_kit.backups.coverage import coverage, freshness, prometheus_text
+from homelab_kit.backups.listing import parse_nodes
 from homelab_kit.cli import main
-from homelab_kit.coverage import coverage, freshness, prometheus_text
-from homelab_kit.inventory import Lab
-from homelab_kit.listing import parse_nodes
+from homelab_kit.lab.model import Lab
 from tests.restic_repos import make_tree, new_repo
 
 NOW = datetime(2024, 6, 9, 12, 0, tzinfo=UTC)
@@ -77,7 +77,7 @@ def test_snapshots_stats_growth_and_stats_cache(lab, monkeypatch):
     assert g["delta"].iloc[-1] == -8800
     # second time: every snapshot's stats come from the journal, restic stats is never run
     monkeypatch.setattr(
-        "homelab_kit.restic.Restic.stats", lambda *a, **k: pytest.fail("asked restic again")
+        "homelab_kit.backups.restic.Restic.stats", lambda *a, **k: pytest.fail("asked restic again")
     )
     again = bk.snapshot_stats(lab, "main", snaps, progress=False)
     assert list(again["restore_size"]) == list(stats["restore_size"])

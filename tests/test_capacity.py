@@ -15,25 +15,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from homelab_kit.capacity import (
+from homelab_kit.capacity.forecast import (
     alerts,
     filesystem_series,
     forecast,
     hosting_filesystem,
     repository_series,
 )
-from homelab_kit.capacity_whatif import (
+from homelab_kit.capacity.sizes import format_bytes, parse_size
+from homelab_kit.capacity.whatif import (
     Scenario,
     add_service,
     bigger_disk,
-    format_bytes,
-    parse_size,
     projection,
     what_if,
 )
 from homelab_kit.cli import main
-from homelab_kit.facts import parse_df, parse_zpool_list
-from homelab_kit.inventory import load_lab
+from homelab_kit.facts.gather import parse_df, parse_zpool_list
+from homelab_kit.lab.model import load_lab
 
 GB = 10**9
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)

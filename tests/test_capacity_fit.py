@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from homelab_kit.capacity import FULL, forecast_row
-from homelab_kit.capacity_fit import (
+from homelab_kit.capacity.fit import (
     GROWING,
     NOT_ENOUGH,
     NOT_GROWING,
@@ -17,6 +16,7 @@ from homelab_kit.capacity_fit import (
     fit_growth,
     theil_sen,
 )
+from homelab_kit.capacity.forecast import FULL, forecast_row
 
 GB = 10**9
 T0 = datetime(2024, 1, 1, 3, tzinfo=UTC)

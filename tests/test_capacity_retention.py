@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from homelab_kit.capacity_whatif import estimate_after_forget, repository_sizes, retention_change
-from homelab_kit.retention import Policy
+from homelab_kit.backups.retention import Policy
+from homelab_kit.capacity.sizes import repository_sizes
+from homelab_kit.capacity.whatif import estimate_after_forget, retention_change
 from tests.restic_repos import make_tree, new_repo
 
 T0 = datetime(2024, 3, 1, 2, tzinfo=UTC)
@@ -57,7 +58,7 @@ def simulate(days: int, seed: int = 5) -> tuple[pd.DataFrame, list[set[int]], di
     "keep", [POLICY, {"last": 3}, {"weekly": 4, "monthly": 2}, {"within": "20d"}]
 )
 def test_estimate_is_close_to_the_true_union_in_a_simulation(keep):
-    from homelab_kit.retention import plan
+    from homelab_kit.backups.retention import plan
 
     stats, snaps, sizes = simulate(60)
     now = T0 + timedelta(days=60)

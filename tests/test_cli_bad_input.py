@@ -57,8 +57,8 @@ def lab_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "lab.toml").write_text(LAB.format(extra=""))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RESTIC_CACHE_DIR", str(root.parent / "cache"))
-        from homelab_kit import backups
-        from homelab_kit.inventory import load_lab
+        from homelab_kit.backups import analysis as backups
+        from homelab_kit.lab.model import load_lab
 
         backups.run_backup(load_lab(root / "lab.toml"), "nightly")
     return root
@@ -376,6 +376,6 @@ def test_unexpected_error_is_one_line_unless_debugging(
 
 def test_deploy_action_choices_match_the_engine() -> None:
     from homelab_kit.cli.deploy_cmd import ACTIONS
-    from homelab_kit.deploy_steps import ACTIONS as ENGINE_ACTIONS
+    from homelab_kit.deploy.steps import ACTIONS as ENGINE_ACTIONS
 
     assert ACTIONS == ENGINE_ACTIONS

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from homelab_kit.cli import main
-from homelab_kit.compose import (
+from homelab_kit.ecosystem.compose.parse import (
     Mount,
     Port,
     interpolate,
@@ -16,7 +16,7 @@ from homelab_kit.compose import (
     parse_compose,
     parse_env_file,
 )
-from homelab_kit.compose_toml import propose_toml
+from homelab_kit.ecosystem.compose.toml import propose_toml
 from homelab_kit.errors import InventoryError
 
 FIX = Path(__file__).parent / "fixtures" / "compose"

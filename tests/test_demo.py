@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from homelab_kit.demo import DemoError, build_demo
-from homelab_kit.inventory import Lab, load_lab
+from homelab_kit.demo.build import DemoError, build_demo
+from homelab_kit.lab.model import Lab, load_lab
 
 pytestmark = pytest.mark.slow
 
@@ -163,7 +163,7 @@ def test_real_service_state(demo_lab: Lab) -> None:
 
 
 def test_disk_usage_history(demo_lab: Lab) -> None:
-    from homelab_kit.capacity import filesystem_series
+    from homelab_kit.capacity.forecast import filesystem_series
 
     facts = demo_lab.journal.facts_frame()
     assert facts.groupby("host").size().min() >= 88

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from homelab_kit.backups.coverage import PROBLEM_STATUSES, coverage, freshness
 from homelab_kit.cli import main
-from homelab_kit.coverage import PROBLEM_STATUSES, coverage, freshness
-from homelab_kit.inventory import Lab
+from homelab_kit.lab.model import Lab
 
 
 def test_freshness_flags_the_stale_backup_only(demo_lab: Lab) -> None:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from homelab_kit.deploy_history import deploys_chart, deploys_frame
-from homelab_kit.inventory import load_lab
-from homelab_kit.ui_deploy import DeployPanel
+from homelab_kit.deploy.history import deploys_frame
+from homelab_kit.lab.model import load_lab
+from homelab_kit.workbench.deploy_panel import DeployPanel
+from homelab_kit.workbench.plots.deploys import deploys_chart
 from tests.test_deploy_rollout import Fakes
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "50_deploy.ipynb"

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from homelab_kit.cli import main
-from homelab_kit.deploy import deploy_plan
-from homelab_kit.deploy_steps import nixos_rebuild_argv, parse_compose_images
+from homelab_kit.deploy.health import evaluate, http_check, run_checks, tcp_check
+from homelab_kit.deploy.planner import deploy_plan
+from homelab_kit.deploy.rollout import batches, parse_max_fail
+from homelab_kit.deploy.steps import nixos_rebuild_argv, parse_compose_images
 from homelab_kit.errors import InventoryError, PlanError
-from homelab_kit.health import evaluate, http_check, run_checks, tcp_check
-from homelab_kit.inventory import Lab
-from homelab_kit.rollout import batches, parse_max_fail
-from homelab_kit.runner import LocalRunner, Result
+from homelab_kit.lab.model import Lab
+from homelab_kit.transport.runner import LocalRunner, Result
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 

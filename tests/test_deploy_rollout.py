@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from homelab_kit import testing
-from homelab_kit.deploy import deploy_plan
-from homelab_kit.inventory import Lab
+from homelab_kit.deploy.planner import deploy_plan
+from homelab_kit.lab.model import Lab
 
 FAKE = r"""#!/bin/sh
 # Test stand-in for @TOOL@: records argv, then does what $STATE/mode/HOST/@TOOL@ says.

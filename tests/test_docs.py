@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from homelab_kit.cli import build_parser
-from homelab_kit.inventory import load_lab
+from homelab_kit.lab.model import load_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,8 @@ import tarfile
 
 import pytest
 
-from homelab_kit.dump_hash import TarHasher, per_file_is_cheaper
 from homelab_kit.errors import ResticOutputError
+from homelab_kit.restore.dump_hash import TarHasher, per_file_is_cheaper
 
 LONG = "deep/" + "d" * 120 + "/" + "f" * 150 + ".bin"
 FILES = {

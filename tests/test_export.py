@@ -15,17 +15,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from homelab_kit.cli import main
-from homelab_kit.export import (
-    ansible_group,
-    ansible_inventory,
+from homelab_kit.ecosystem.export.ansible import ansible_group, ansible_inventory
+from homelab_kit.ecosystem.export.prometheus import (
     capacity_metrics,
     coverage_metrics,
     freshness_metrics,
     render,
     restore_metrics,
 )
-from homelab_kit.export_sources import write_textfiles
-from homelab_kit.inventory import Lab
+from homelab_kit.ecosystem.export.sources import write_textfiles
+from homelab_kit.lab.model import Lab
 
 ANSIBLE_INVENTORY = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "ansible-inventory"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -175,7 +174,7 @@ def test_prometheus_textfiles_from_a_real_lab(lab, restic_bin, tmp_path):
             "available": (60 - day) * 1e9,
         }
         lab.journal.record_facts("nas", {"filesystems": [fs]}, at=NOW - timedelta(days=10 - day))
-    from homelab_kit.restore import restore_test
+    from homelab_kit.restore.scratch import restore_test
 
     report = restore_test(lab, "nasbk", progress=False)
     assert report.ok

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from homelab_kit import facts as F
 from homelab_kit.cli import main
-from homelab_kit.inventory import Lab
-from homelab_kit.runner import Result
+from homelab_kit.facts import gather as F
+from homelab_kit.lab.model import Lab
 from homelab_kit.testing import free_port, start_ssh_hosts
+from homelab_kit.transport.runner import Result
 
 FIX = Path(__file__).parent / "fixtures" / "facts"
 

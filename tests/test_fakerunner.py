@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from homelab_kit.errors import CommandFailed, CommandTimeout
-from homelab_kit.runner import Result, Runner
 from homelab_kit.testing import Call, FakeRunner
+from homelab_kit.transport.runner import Result, Runner
 
 
 def test_is_a_runner_and_answers_every_form():

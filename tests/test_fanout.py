@@ -15,9 +15,9 @@ import pytest
 
 from homelab_kit.cli import main
 from homelab_kit.errors import ExecError
-from homelab_kit.fanout import STATUSES, HostResults, classify, run_on
-from homelab_kit.inventory import Lab
+from homelab_kit.lab.model import Lab
 from homelab_kit.testing import free_port, keygen, start_ssh_hosts
+from homelab_kit.transport.fanout import STATUSES, HostResults, classify, run_on
 
 
 @pytest.fixture(scope="module")

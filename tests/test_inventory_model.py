@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from homelab_kit.errors import InventoryError
-from homelab_kit.inventory import Lab, load_lab
+from homelab_kit.lab.model import Lab, load_lab
 
 LAB = """\
 [lab]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from homelab_kit.errors import InventoryError
-from homelab_kit.inventory import load_lab
+from homelab_kit.lab.model import load_lab
 
 BASE = """\
 [lab]

@@ -19,9 +19,9 @@ import pytest
 
 from homelab_kit.cli import main
 from homelab_kit.errors import PlanError, StepFailed, UnsafePathError
-from homelab_kit.inventory import load_lab
-from homelab_kit.migrate import migratable_services, plan_migration
-from homelab_kit.plan import execute
+from homelab_kit.lab.model import load_lab
+from homelab_kit.migrate.planner import migratable_services, plan_migration
+from homelab_kit.plans.plan import execute
 from homelab_kit.testing import descendants
 from tests import migrate_helpers as mh
 

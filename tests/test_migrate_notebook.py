@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from homelab_kit.inventory import load_lab
-from homelab_kit.migrate import plan_migration
-from homelab_kit.plan import execute
-from homelab_kit.ui import PlanPanel
+from homelab_kit.lab.model import load_lab
+from homelab_kit.migrate.planner import plan_migration
+from homelab_kit.plans.plan import execute
+from homelab_kit.workbench.panel import PlanPanel
 from tests import migrate_helpers as mh
 from tests.test_migrate import build, fake_path, health, user  # noqa: F401 - fixtures
 

@@ -13,9 +13,9 @@ import shutil
 import pytest
 
 from homelab_kit import testing
-from homelab_kit.inventory import Lab
-from homelab_kit.migrate import plan_migration
-from homelab_kit.plan import execute
+from homelab_kit.lab.model import Lab
+from homelab_kit.migrate.planner import plan_migration
+from homelab_kit.plans.plan import execute
 from tests import migrate_helpers as mh
 
 RESTIC = shutil.which("restic") or "restic"

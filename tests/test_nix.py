@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from homelab_kit.cli import main
-from homelab_kit.errors import InventoryError
-from homelab_kit.inventory import Lab, load_lab
-from homelab_kit.nix import (
+from homelab_kit.ecosystem.nix.evaluate import (
     NixError,
     NixSource,
     evaluate,
@@ -23,7 +21,9 @@ from homelab_kit.nix import (
     nix_message,
     to_toml,
 )
-from homelab_kit.nix_map import normalise_schedule, parse_prune_opts
+from homelab_kit.ecosystem.nix.mapping import normalise_schedule, parse_prune_opts
+from homelab_kit.errors import InventoryError
+from homelab_kit.lab.model import Lab, load_lab
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nix"
 

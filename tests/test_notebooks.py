@@ -12,8 +12,8 @@ import nbformat
 import pytest
 
 from homelab_kit.cli import main
-from homelab_kit.inventory import Lab
-from homelab_kit.runbooks import (
+from homelab_kit.lab.model import Lab
+from homelab_kit.workbench.runbooks import (
     list_runbooks,
     notebooks_dir,
     parse_parameter,
@@ -115,7 +115,7 @@ def test_cli_run_records_and_failures(tmp_path: Path, capsys: pytest.CaptureFixt
     # without --out the record goes to the lab's runs_dir (here the same tmp_path / "runs")
     assert len(list((tmp_path / "runs").glob("*_bad.ipynb"))) == 1
     assert len(list((tmp_path / "runs").iterdir())) == 4  # two records, two HTML pages
-    from homelab_kit.inventory import load_lab
+    from homelab_kit.lab.model import load_lab
 
     runs = load_lab(lab_file).journal.frame("notebook")
     assert list(runs["status"]) == ["ok", "failed"]

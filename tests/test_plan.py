@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pytest
 
 from homelab_kit.errors import PlanError, StepFailed, UnsafePathError
-from homelab_kit.inventory import Lab
-from homelab_kit.plan import Plan, Step, execute, negate, no_output, script
-from homelab_kit.safety import rm_recursive
+from homelab_kit.lab.model import Lab
+from homelab_kit.plans.plan import Plan, Step, execute, negate, no_output, script
+from homelab_kit.plans.safety import rm_recursive
 from homelab_kit.testing import FakeRunner
 
 

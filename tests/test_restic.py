@@ -1,4 +1,4 @@
-"""homelab_kit.restic against real repositories made by restic 0.14 and 0.18."""
+"""homelab_kit.backups.restic against real repositories made by restic 0.14 and 0.18."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from homelab_kit import restic_json as rj
+from homelab_kit.backups import restic_json as rj
+from homelab_kit.backups.restic import Restic, policy_argv
 from homelab_kit.errors import (
     RepositoryLocked,
     RepositoryNotFound,
@@ -17,8 +18,7 @@ from homelab_kit.errors import (
     ResticOutputError,
     WrongPassword,
 )
-from homelab_kit.restic import Restic, policy_argv
-from homelab_kit.runner import Result
+from homelab_kit.transport.runner import Result
 from tests.restic_repos import make_tree, new_repo
 
 
@@ -171,7 +171,7 @@ def test_ls_lines_of_both_versions_and_bad_output():
 
 
 def test_018_exit_error_json_is_classified():
-    from homelab_kit.restic import classify_failure
+    from homelab_kit.backups.restic import classify_failure
 
     res = Result(
         "nas",

@@ -18,20 +18,16 @@ from pathlib import Path
 import pytest
 import tomlkit
 
+from homelab_kit.backups.restic import Restic
 from homelab_kit.cli import main
 from homelab_kit.errors import HomelabError, UnsafePathError
-from homelab_kit.inventory import Lab
-from homelab_kit.restic import Restic
-from homelab_kit.restore import (
-    check_scratch_target,
-    restore_history,
-    restore_in_place,
-    restore_test,
-    verify_restore,
-)
-from homelab_kit.restore_tree import HostTree
-from homelab_kit.restore_verify import verify_tree
-from homelab_kit.runner import LocalRunner
+from homelab_kit.lab.model import Lab
+from homelab_kit.restore.history import restore_history
+from homelab_kit.restore.inplace import restore_in_place
+from homelab_kit.restore.scratch import check_scratch_target, restore_test, verify_restore
+from homelab_kit.restore.tree import HostTree
+from homelab_kit.restore.verify import verify_tree
+from homelab_kit.transport.runner import LocalRunner
 
 pytestmark = pytest.mark.timeout(120)
 USERS = ("hlk-rt-alice", "hlk-rt-bob")

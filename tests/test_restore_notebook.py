@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from homelab_kit.inventory import load_lab
-from homelab_kit.plots_restore import restore_history_chart
-from homelab_kit.restic import Restic
-from homelab_kit.restore import restore_history
+from homelab_kit.backups.restic import Restic
+from homelab_kit.lab.model import load_lab
+from homelab_kit.restore.history import restore_history
+from homelab_kit.workbench.plots.restore import restore_history_chart
 from tests.test_restore import DATA, _lab
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "20_restore_test.ipynb"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from homelab_kit.inventory import Lab
-from homelab_kit.restic import Restic
-from homelab_kit.restore import restore_test, verify_restore
+from homelab_kit.backups.restic import Restic
+from homelab_kit.lab.model import Lab
+from homelab_kit.restore.scratch import restore_test, verify_restore
 from homelab_kit.testing import start_ssh_hosts
 
 pytestmark = pytest.mark.timeout(180)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from homelab_kit.retention import Policy, Within, apply_policy, group_key, plan, plan_frame
+from homelab_kit.backups.retention import Policy, Within, apply_policy, group_key, plan, plan_frame
 from tests.restic_repos import make_tree, new_repo
 
 POLICIES = [

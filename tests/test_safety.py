@@ -9,8 +9,7 @@ import uuid
 import pytest
 
 from homelab_kit.errors import UnsafePathError
-from homelab_kit.runner import LocalRunner
-from homelab_kit.safety import (
+from homelab_kit.plans.safety import (
     PROTECTED_PATHS,
     chmod_recursive,
     chown_recursive,
@@ -19,6 +18,7 @@ from homelab_kit.safety import (
     rsync_mirror,
 )
 from homelab_kit.testing import FakeRunner
+from homelab_kit.transport.runner import LocalRunner
 
 ROOTS = ("/var/lib/mealie", "/srv/appdata/vaultwarden", "/home/alice/docker/paperless")
 

@@ -15,9 +15,10 @@ import pytest
 from paramiko.common import cMSG_CHANNEL_EOF
 
 from homelab_kit.errors import AuthError, CommandFailed, CommandTimeout, ConnectError, HostKeyError
-from homelab_kit.inventory import Host, Lab
-from homelab_kit.ssh import SshRunner, fingerprint, keyscan, parse_host_key
+from homelab_kit.lab.model import Host, Lab
 from homelab_kit.testing import free_port, keygen, start_ssh_hosts
+from homelab_kit.transport.hostkeys import fingerprint, keyscan, parse_host_key
+from homelab_kit.transport.ssh import SshRunner
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +246,7 @@ def test_testing_entries_load_as_a_lab(fleet, tmp_path):
 
     doc = fleet.lab_dict()
     (tmp_path / "lab.toml").write_text(tomlkit.dumps(doc))
-    from homelab_kit.inventory import load_lab
+    from homelab_kit.lab.model import load_lab
 
     lab = load_lab(tmp_path / "lab.toml")
     assert sorted(lab.hosts) == ["s1", "s2", "s3"]

@@ -8,13 +8,19 @@ from functools import partial
 
 import pytest
 
-from homelab_kit import backups as bk
-from homelab_kit.coverage import coverage, freshness
+from homelab_kit.backups import analysis as bk
+from homelab_kit.backups.coverage import coverage, freshness
 from homelab_kit.errors import HomelabError
-from homelab_kit.restore import restore_history, restore_test
-from homelab_kit.ui_board import FreshnessBoard, freshness_board
-from homelab_kit.ui_picker import LabPicker, SelectorPicker
-from homelab_kit.ui_restore import RestoreLauncher, restore_launcher, snapshot_options, split_paths
+from homelab_kit.restore.history import restore_history
+from homelab_kit.restore.scratch import restore_test
+from homelab_kit.workbench.board import FreshnessBoard, freshness_board
+from homelab_kit.workbench.picker import LabPicker, SelectorPicker
+from homelab_kit.workbench.restore_panel import (
+    RestoreLauncher,
+    restore_launcher,
+    snapshot_options,
+    split_paths,
+)
 from tests.ui_lab import NOW, build_ui_lab
 
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from homelab_kit.restore_tree import parse_find
-from homelab_kit.verify import (
+from homelab_kit.restore.compare import (
     ContentSpec,
     Entry,
     compare,
@@ -20,6 +19,7 @@ from homelab_kit.verify import (
     select,
     symlink_targets_from_long_listing,
 )
+from homelab_kit.restore.tree import parse_find
 
 # real lines: /tmp (sticky dir), a setuid file, a symlink, a mode-640 dir
 LS_TMP = {

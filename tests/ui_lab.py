@@ -12,8 +12,8 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from homelab_kit.inventory import Lab
-from homelab_kit.restic import Restic
+from homelab_kit.backups.restic import Restic
+from homelab_kit.lab.model import Lab
 from tests.restic_repos import copy_repo, make_tree, template_for
 
 NOW = datetime(2024, 6, 9, 12, 0, tzinfo=UTC)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ..errors import HomelabError
 
 if TYPE_CHECKING:
-    from ..inventory import Lab
+    from ..lab.model import Lab
 
 # Command modules, in the order `--help` lists them. A module here may register several commands.
 COMMAND_MODULES = (
@@ -58,7 +58,7 @@ class Context:
 
     def lab(self) -> Lab:
         if self._lab is None:
-            from ..inventory import load_lab
+            from ..lab.model import load_lab
 
             self._lab = load_lab(self.lab_path)
         return self._lab

@@ -86,7 +86,7 @@ def fraction(text: str) -> float:
 
 def duration(text: str) -> timedelta:
     """A positive duration such as "26h", "3d", "1w2d" (timespec.parse_duration)."""
-    from ..timespec import parse_duration
+    from ..lab.timespec import parse_duration
 
     try:
         value = parse_duration(text)

@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from ..errors import HomelabError
-from ..schema import KEEP_COUNTS, KEEP_WITHIN
+from ..lab.schema import KEEP_COUNTS, KEEP_WITHIN
 from .argtypes import fraction, keep_count, now_option
 from .output import human_bytes, human_seconds, table, to_json
 
@@ -66,7 +66,7 @@ def _select(lab: Any, selector: str | None) -> str:
 
 
 def cmd_snapshots(args: argparse.Namespace, ctx: Any) -> int:
-    from .. import backups as bk
+    from ..backups import analysis as bk
 
     lab = ctx.lab()
     rows = []
@@ -89,13 +89,13 @@ def cmd_snapshots(args: argparse.Namespace, ctx: Any) -> int:
 
 def _prom(args: argparse.Namespace, **kw: Any) -> None:
     if args.prometheus:
-        from ..coverage import prometheus_text, write_textfile
+        from ..backups.coverage import prometheus_text, write_textfile
 
         write_textfile(args.prometheus, prometheus_text(**kw))
 
 
 def cmd_freshness(args: argparse.Namespace, ctx: Any) -> int:
-    from ..coverage import freshness
+    from ..backups.coverage import freshness
 
     lab = ctx.lab()
     df = freshness(lab, now_option(args.now), _select(lab, args.backup))
@@ -110,11 +110,11 @@ def cmd_freshness(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace, ctx: Any) -> int:
-    from ..coverage import PROBLEM_STATUSES, coverage, freshness
+    from ..backups.coverage import PROBLEM_STATUSES, coverage, freshness
 
     lab = ctx.lab()
     sel, now = _select(lab, args.backup), now_option(args.now)
-    from .. import backups as bk
+    from ..backups import analysis as bk
 
     snaps = {b.name: bk.snapshot_records(lab, b) for b in lab.backups.select(sel).values()}
     df = coverage(lab, now, sel, drop=args.drop, snaps=snaps)
@@ -129,7 +129,7 @@ def cmd_coverage(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def cmd_growth(args: argparse.Namespace, ctx: Any) -> int:
-    from .. import backups as bk
+    from ..backups import analysis as bk
 
     lab = ctx.lab()
     rows = []
@@ -141,8 +141,8 @@ def cmd_growth(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def cmd_forget_plan(args: argparse.Namespace, ctx: Any) -> int:
-    from ..restic import Restic
-    from ..retention import Policy, group_key, plan
+    from ..backups.restic import Restic
+    from ..backups.retention import Policy, group_key, plan
 
     lab = ctx.lab()
     keep = {

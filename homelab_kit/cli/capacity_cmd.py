@@ -34,7 +34,7 @@ class CapacityInputError(HomelabError):
 
 
 def _duration(text: str, option: str) -> timedelta:
-    from ..timespec import parse_duration
+    from ..lab.timespec import parse_duration
 
     try:
         value = parse_duration(text)
@@ -88,8 +88,8 @@ def _days(d: Any, horizon_days: float) -> str | None:
 
 
 def capacity(args: argparse.Namespace, ctx: Any) -> int:
-    from ..capacity import alerts, forecast, lab_series
-    from ..capacity_whatif import format_bytes
+    from ..capacity.forecast import alerts, forecast, lab_series
+    from ..capacity.sizes import format_bytes
 
     horizon, warn = _duration(args.horizon, "--horizon"), _duration(args.warn, "--warn")
     now = now_option(args.now)

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def demo(args: argparse.Namespace, ctx: Any) -> int:
     import time
 
-    from ..demo import build_demo
+    from ..demo.build import build_demo
 
     start = time.monotonic()
     lab = build_demo(args.dir, force=args.force, progress=not args.quiet)

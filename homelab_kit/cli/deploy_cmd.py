@@ -63,7 +63,7 @@ def _max_fail(value: str | None) -> int | str | None:
 
 
 def deploy(args: argparse.Namespace, ctx: Any) -> int:
-    from ..deploy import deploy_plan
+    from ..deploy.planner import deploy_plan
 
     dry = args.dry_run or not args.yes
     plan = deploy_plan(

@@ -69,7 +69,7 @@ def _write_atomic(path: Path, text: str, what: str = "output file") -> None:
 
 
 def export_ansible(args: argparse.Namespace, ctx: Any) -> int:
-    from ..export import ansible_yaml
+    from ..ecosystem.export.ansible import ansible_yaml
 
     text = ansible_yaml(ctx.lab())
     if args.out:
@@ -81,7 +81,7 @@ def export_ansible(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def export_prometheus(args: argparse.Namespace, ctx: Any) -> int:
-    from ..export_sources import write_textfiles
+    from ..ecosystem.export.sources import write_textfiles
 
     written = write_textfiles(ctx.lab(), Path(args.out))
     for path, note in written:
@@ -90,8 +90,8 @@ def export_prometheus(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def import_nix_cmd(args: argparse.Namespace, ctx: Any) -> int:
+    from ..ecosystem.nix.evaluate import import_nix, merge_toml, to_toml
     from ..errors import InventoryError
-    from ..nix import import_nix, merge_toml, to_toml
 
     if not args.target and not args.file:
         raise InventoryError(

@@ -120,8 +120,8 @@ def _clip(text: str, width: int = 100) -> str:
 
 
 def keyscan(args: argparse.Namespace, ctx: Any) -> int:
-    from ..hostkeys import keyscan as scan
-    from ..hostkeys import parse_host_key
+    from ..transport.hostkeys import keyscan as scan
+    from ..transport.hostkeys import parse_host_key
 
     lab = ctx.lab()
     host = lab.hosts[args.name]
@@ -180,7 +180,7 @@ def _fact_cells(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def facts(args: argparse.Namespace, ctx: Any) -> int:
-    from ..facts import gather
+    from ..facts.gather import gather
 
     lab = ctx.lab()
     df = gather(

@@ -52,8 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def import_compose(args: argparse.Namespace, ctx: Any) -> int:
-    from ..compose import load_compose
-    from ..compose_toml import propose_toml
+    from ..ecosystem.compose.parse import load_compose
+    from ..ecosystem.compose.toml import propose_toml
     from ..errors import InventoryError
 
     compose = load_compose(args.file)

@@ -52,7 +52,7 @@ def _migratable(lab: Any, name: str) -> None:
 
 
 def plan_cmd(args: argparse.Namespace, ctx: Any) -> int:
-    from ..migrate import plan_migration
+    from ..migrate.planner import plan_migration
 
     _migratable(ctx.lab(), args.service)
     plan = plan_migration(ctx.lab(), args.service)
@@ -64,8 +64,8 @@ def plan_cmd(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def apply_cmd(args: argparse.Namespace, ctx: Any) -> int:
-    from ..migrate import plan_migration
-    from ..plan import execute
+    from ..migrate.planner import plan_migration
+    from ..plans.plan import execute
 
     lab = ctx.lab()
     _migratable(lab, args.service)

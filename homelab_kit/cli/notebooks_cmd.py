@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def list_cmd(args: argparse.Namespace, ctx: Any) -> int:
-    from ..runbooks import list_runbooks
+    from ..workbench.runbooks import list_runbooks
 
     rows = [
         {"name": b.name, "title": b.title, "path": str(b.path)}
@@ -43,7 +43,7 @@ def run_cmd(args: argparse.Namespace, ctx: Any) -> int:
     import sys
 
     from ..outfile import ensure_dir
-    from ..runbooks import parse_parameter, run_runbook, select_runbooks
+    from ..workbench.runbooks import parse_parameter, run_runbook, select_runbooks
 
     params = dict(parse_parameter(p) for p in args.parameter)
     books = select_runbooks(args.names, args.notebooks)

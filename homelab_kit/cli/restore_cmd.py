@@ -9,7 +9,7 @@ from ..errors import HomelabError
 
 
 def _content(value: str) -> str:
-    from ..verify import parse_content
+    from ..restore.compare import parse_content
 
     try:
         return str(parse_content(value))
@@ -93,7 +93,7 @@ def _bad_input(exc: ValueError) -> HomelabError:
 
 
 def restore_test_cmd(args: argparse.Namespace, ctx: Any) -> int:
-    from ..restore import restore_test
+    from ..restore.scratch import restore_test
 
     lab = ctx.lab()
     try:
@@ -113,7 +113,7 @@ def restore_test_cmd(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def verify_restore_cmd(args: argparse.Namespace, ctx: Any) -> int:
-    from ..restore import verify_restore
+    from ..restore.scratch import verify_restore
 
     lab = ctx.lab()
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from homelab_kit.labserver import LabServer, start_lab_server
+from homelab_kit.workbench.labserver import LabServer, start_lab_server
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "tests" / "output" / "browser"

@@ -94,7 +94,10 @@ def _check_restore_launcher(page) -> None:
     wait_idle(page)
 
 
-WIDGET_CHECKS = {"ui_board": _check_board, "ui_restore": _check_restore_launcher}
+WIDGET_CHECKS = {
+    "workbench.board": _check_board,
+    "workbench.restore_panel": _check_restore_launcher,
+}
 
 
 def test_harness_sees_errors(page, lab_server, notebook_dir):

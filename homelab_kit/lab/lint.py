@@ -1,0 +1,110 @@
+"""Lint the lab: mistakes that validate but will hurt (port clashes, uncovered state, overlaps).
+
+Pure over a loaded Lab; returns rows (severity, subject, message). "error" rows make
+`homelab-kit lint` exit 1; "warning" and "info" rows are advice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import Lab
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def _inside(child: str, parent: str) -> bool:
+    c, p = PurePosixPath(child), PurePosixPath(parent)
+    return c == p or p in c.parents
+
+
+def covering_backups(lab: Lab, host: str, path: str) -> list[str]:
+    """Backups whose derived paths contain `path` on `host`."""
+    return sorted(
+        {
+            row["backup"]
+            for row in lab.backup_path_rows()
+            if row["host"] == host and _inside(path, row["path"])
+        }
+    )
+
+
+def lint_lab(lab: Lab) -> list[dict[str, str]]:
+    findings: list[dict[str, str]] = []
+
+    def add(severity: str, subject: str, message: str) -> None:
+        findings.append({"severity": severity, "subject": subject, "message": message})
+
+    by_port: dict[tuple[str, int], list[str]] = defaultdict(list)
+    by_fqdn: dict[str, list[str]] = defaultdict(list)
+    for s in lab.services.values():
+        if s.port is not None:
+            by_port[(s.host, s.port)].append(s.name)
+        if s.fqdn:
+            by_fqdn[s.fqdn.lower()].append(s.name)
+    for (host, port), names in by_port.items():
+        if len(names) > 1:
+            add(
+                "error",
+                ", ".join(names),
+                f"services {' and '.join(names)} both use port {port} on host {host}",
+            )
+    for fqdn, names in by_fqdn.items():
+        if len(names) > 1:
+            add(
+                "error", ", ".join(names), f"services {' and '.join(names)} share the domain {fqdn}"
+            )
+
+    for s in lab.services.values():
+        subject = f"services.{s.name}"
+        if not s.user:
+            add("warning", subject, "no user: set `user` so migrations and restores know the owner")
+        for d in s.relative_state_dirs:
+            add(
+                "error",
+                subject,
+                f'state dir "{d}" is relative; write the absolute path on host {s.host}',
+            )
+        for d in s.state_dirs:
+            if d in s.relative_state_dirs:
+                continue
+            if not covering_backups(lab, s.host, d):
+                add(
+                    "error",
+                    subject,
+                    f"state dir {d} on host {s.host} is covered by no backup; add {s.host} to a backup's covers",
+                )
+        for i, a in enumerate(s.state_dirs):
+            for b in s.state_dirs[i + 1 :]:
+                if _inside(a, b) or _inside(b, a):
+                    add("warning", subject, f"state dirs {a} and {b} overlap; keep the outer one")
+
+    services = list(lab.services.values())
+    for i, s in enumerate(services):
+        for t in services[i + 1 :]:
+            if s.host != t.host:
+                continue
+            for a in s.state_dirs:
+                for b in t.state_dirs:
+                    if _inside(a, b) or _inside(b, a):
+                        add(
+                            "error",
+                            f"services.{s.name}, services.{t.name}",
+                            f"state dir {a} of {s.name} overlaps {b} of {t.name} on host {s.host}",
+                        )
+
+    for h in lab.hosts.values():
+        if h.transport == "ssh" and not h.host_key and lab.known_hosts is None:
+            add(
+                "info",
+                f"hosts.{h.name}",
+                "no pinned host_key: ~/.ssh/known_hosts must know this host (see `homelab-kit hosts keyscan`)",
+            )
+    for b in lab.backups.values():
+        if not any(lab.services_on(c) for c in b.covers) and not b.extra_paths:
+            add("warning", f"backups.{b.name}", "covers no service state dirs and no extra paths")
+    findings.sort(key=lambda f: (SEVERITY_ORDER[f["severity"]], f["subject"]))
+    return findings

@@ -1,0 +1,6 @@
+"""The workbench: ipywidgets panels, charts, the runbook executor and the JupyterLab launcher.
+
+Entry points: `board.freshness_board`, `restore_panel.restore_launcher`, `deploy_panel.DeployPanel`,
+`panel.PlanPanel`, `picker.LabPicker`, `plots.*` (Figures), `runbooks.run_runbook`,
+`labserver.start_lab_server`. Logic lives in the rooms below; panels only call it.
+"""
