@@ -1,6 +1,6 @@
 """Test helpers for your own tests: real SSH test hosts, and FakeRunner for pure step builders.
 
-`FakeRunner` (from fakerunner.py) answers scripted argv, records every call and fails loudly on an
+`FakeRunner` (from transport/fake.py) answers scripted argv, records every call and fails loudly on an
 unexpected command — only for tests of what a step builder sends; everything else uses real parts.
 
 Real SSH test hosts are OpenSSH `sshd` processes on 127.0.0.x.

@@ -1,7 +1,7 @@
 """A restore test whose backup host is reached over real SSH (an OpenSSH sshd on loopback).
 
 restic runs on the "remote" host through SshRunner; the restored tree is read there with `find`
-and `sha256sum` (restore_tree.HostTree), so only hashes cross the connection. The sshd host shares
+and `sha256sum` (restore.tree.HostTree), so only hashes cross the connection. The sshd host shares
 this machine's filesystem, so the test can damage the kept tree directly.
 """
 

@@ -4,7 +4,7 @@ Pure functions over DataFrames. A *series* frame has one row per observation:
 kind ("filesystem" | "zpool" | "repository"), host, name (mount, pool or backup), at (UTC),
 used_bytes, size_bytes, capacity_bytes (what "100 %" means: df's used+avail, a pool's size) and
 base_bytes (other data on the same disk — for a repository, the rest of the filesystem it lives on).
-`forecast()` fits each series robustly (capacity_fit.fit_growth) and answers, per row, the growth
+`forecast()` fits each series robustly (fit.fit_growth) and answers, per row, the growth
 per day and the days until 80 %, 90 % and 100 %, or None with a status saying why.
 """
 

@@ -135,7 +135,7 @@ def projection(
     steps: int = 60,
 ) -> pd.DataFrame:
     """Expected usage fraction over the horizon per scenario (long frame: scenario, at, used_bytes,
-    capacity_bytes, fraction), for plots_capacity.what_if_chart."""
+    capacity_bytes, fraction), for workbench.plots.capacity.what_if_chart."""
     import pandas as pd
 
     s = one_series(series, *target)
@@ -201,7 +201,7 @@ def estimate_after_forget(
     if stats.empty or stats["raw_size"].isna().any() or stats["data_added"].isna().any():
         raise ValueError(
             "the retention what-if needs each snapshot's raw-data size and data added: "
-            "use capacity_sources.lab_snapshot_stats(lab, ask_restic=True)"
+            "use homelab_kit.capacity.sources.lab_snapshot_stats(lab, ask_restic=True)"
         )
     recs = stats.sort_values("time").to_dict("records")
     verdicts = {r["id"]: r["keep"] for r in retention_plan(recs, pol, now=now, group_by=group_by)}

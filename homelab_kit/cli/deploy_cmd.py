@@ -10,7 +10,7 @@ from .output import table, to_json
 
 PLAN_COLUMNS = ("host", "kind", "runs_on", "phase", "title", "command")
 RESULT_COLUMNS = ("host", "kind", "status", "duration", "error")
-# deploy_steps.ACTIONS, spelled out so `--help` does not import the deploy machinery (a test checks)
+# deploy.steps.ACTIONS, spelled out so `--help` does not import the deploy machinery (a test checks)
 ACTIONS = ("switch", "test", "boot", "dry-activate", "update", "restart", "reload")
 
 

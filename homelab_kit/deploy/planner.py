@@ -1,6 +1,6 @@
 """Deploy plans: what will run on which host, then `.execute()` (rollout.py) rolls it out.
 
-Building a plan connects to nothing: it *is* the dry run. Per host kind (see deploy_steps.py):
+Building a plan connects to nothing: it *is* the dry run. Per host kind (see steps.py):
 NixOS hosts run `nixos-rebuild {dry-activate|test|switch|boot}` (from this workstation with
 --target-host, or on the host itself, per the lab's flake settings); compose hosts record their
 running images, then `docker compose pull` and `up -d` (optionally a subset of services); any host

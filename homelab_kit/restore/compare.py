@@ -2,7 +2,7 @@
 
 The snapshot side is restic's own listing (`ls --json`: type, size, mode, uid/gid, mtime to the
 nanosecond) plus the bytes of `restic dump --archive tar` (content and symlink targets); the restored
-side is a walk of the target on its host (restore_tree). The comparison itself is pure: two dicts of
+side is a walk of the target on its host (tree.py). The comparison itself is pure: two dicts of
 `Entry` in, a list of problems out. A problem is `{path, kind, expected, found}` with kind one of
 KINDS. Owner checks are *skipped* (and said so) when the restore did not run as root.
 """

@@ -1,6 +1,6 @@
 """The verification run: snapshot listing + restored tree + streamed dump → problems and counts.
 
-Glue between restic (listing, dump), restore_tree (the restored side) and verify (the pure
+Glue between restic (listing, dump), tree.py (the restored side) and compare.py (the pure
 comparison). restore.py calls it after a restore; verify_restore calls it on a tree restored by hand.
 """
 

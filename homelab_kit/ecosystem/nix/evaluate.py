@@ -2,7 +2,7 @@
 
 Nix extracts only plain data (a small extractor function applied inside the evaluation, so derivations
 and functions in a NixOS config never reach `--json`); the mapping to lab.toml entries is pure and
-lives in nix_map.py. Evaluation runs locally or on a lab host through its Runner, with argv lists:
+lives in mapping.py. Evaluation runs locally or on a lab host through its Runner, with argv lists:
 the user's expression travels as one `--arg` value, never spliced into our Nix code.
 
     data = evaluate("/etc/nixos#nixosConfigurations")        # a flake attribute: `nix eval`

@@ -3,7 +3,7 @@
 pruneOpts become `keep`, timerConfig.OnCalendar a `schedule` timespec understands, `--tag` arguments
 `tags`; a backup's paths inside some service's state dirs stay derived, the rest are `extra_paths`.
 What cannot be mapped is a warning for the user, never a silent drop. Also the small value readers
-nix_map.py shares (evaluated Nix data is untyped JSON).
+mapping.py shares (evaluated Nix data is untyped JSON).
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ def forecast_grid(
 
 
 def what_if_chart(projection: pd.DataFrame, *, title: str = "") -> Figure:
-    """Expected usage per scenario over the horizon (capacity_whatif.projection output): % of the
+    """Expected usage per scenario over the horizon (capacity.whatif.projection output): % of the
     disk for filesystems and pools, the repository's own size for a repository."""
     fig = figure(8, 3.6)
     ax = fig.add_subplot()
