@@ -1,7 +1,7 @@
 """The verification run: snapshot listing + restored tree + streamed dump → problems and counts.
 
 Glue between restic (listing, dump), tree.py (the restored side) and compare.py (the pure
-comparison). restore.py calls it after a restore; verify_restore calls it on a tree restored by hand.
+comparison). scratch.restore_test calls it after a restore; verify_restore calls it on a tree restored by hand.
 """
 
 from __future__ import annotations
