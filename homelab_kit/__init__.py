@@ -33,7 +33,7 @@ _EXPORTS: dict[str, str] = {
     "RestoreReport": "restore.report",
     "Result": "transport.runner",
     "Runner": "transport.runner",
-    "Selection": "lab.model",
+    "Selection": "lab.selection",
     "Service": "lab.model",
     "SshRunner": "transport.ssh",
     "Step": "plans.plan",

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InventoryError
-from .model import Backup, Host, Lab, MigrateFrom, Selection, Service, display_path
+from .model import Backup, Host, Lab, MigrateFrom, Service, display_path
 from .schema import check_document
+from .selection import Selection
 from .timespec import parse_duration
 
 REMOTE_REPO_PREFIXES = ("sftp:", "s3:", "rest:", "b2:", "azure:", "gs:", "rclone:", "swift:")

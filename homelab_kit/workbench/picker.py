@@ -16,7 +16,8 @@ import ipywidgets as widgets
 from ..errors import InventoryError
 
 if TYPE_CHECKING:
-    from ..lab.model import Lab, Selection
+    from ..lab.model import Lab
+    from ..lab.selection import Selection
 
 
 def _label(name: str, obj: Any) -> str:
@@ -136,7 +137,7 @@ class LabPicker(widgets.HBox):
         self._ready = True
 
     def _services_on(self, hosts: tuple[str, ...]) -> Selection:
-        from ..lab.model import Selection
+        from ..lab.selection import Selection
 
         names = {s.name for h in hosts for s in self.lab.services_on(h)}
         return Selection({n: s for n, s in self.lab.services.items() if n in names}, "service")
