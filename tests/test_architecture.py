@@ -46,6 +46,7 @@ FACADE = {
         "homelab_kit.transport.fanout",
         "homelab_kit.facts.gather",
         "homelab_kit.deploy.planner",
+        "homelab_kit.watch.run",
     },
 }
 MAX_LINES = 400

@@ -79,7 +79,7 @@ CASES = [
     ("port = 9000", "prot = 9000", 'services.mealie.prot: unknown key (did you mean "port"?)'),
     ('covers = ["n100"]', 'covers = ["n100"]\nrepo = "/x"', 'backups.nightly.repo: unknown key'),
     ('[services.mealie]', '[servics.x]\nhost = "n100"\n\n[services.mealie]',
-     'servics: unknown section (did you mean "services"?); expected lab, hosts, services, backups'),
+     'servics: unknown section (did you mean "services"?); expected lab, hosts, services, backups, notify, watch'),
     # references: service -> host, backup -> host / covers, migrate_from -> host
     ('host = "n100"\nport', 'host = "n10"\nport', 'services.mealie.host: unknown host "n10" (did you mean "n100"?); known hosts: n100, nas'),
     ('host = "n100"\nrepository', 'host = "nass"\nrepository',

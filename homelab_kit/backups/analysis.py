@@ -60,22 +60,37 @@ def snapshot_stats(
     lab: Lab, backup: str | Backup, frame: pd.DataFrame | None = None, progress: bool = True
 ) -> pd.DataFrame:
     """Per snapshot: restore_size, files, data_added (0.17+), each asked of restic once ever."""
-    from ..progress import progress_bar
-
     b = _backup(lab, backup)
     r = restic_for(lab, b)
     frame = snapshots(lab, b, r) if frame is None else frame
+    cache = restore_sizes(lab, b, list(frame["id"]), r, progress=progress)
+    out = frame.copy()
+    out["restore_size"] = [cache[s]["restore_size"] for s in out["id"]]
+    out["files"] = [cache[s]["files"] for s in out["id"]]
+    return out
+
+
+def restore_sizes(
+    lab: Lab,
+    backup: str | Backup,
+    ids: list[str],
+    restic: Restic | None = None,
+    *,
+    progress: bool = True,
+) -> dict[str, dict[str, int]]:
+    """{id: {restore_size, files}} for these snapshots; restic is asked once per snapshot, ever."""
+    from ..progress import progress_bar
+
+    b = _backup(lab, backup)
     cache = lab.journal.cache_get_many(STATS_KIND)
-    todo = [sid for sid in frame["id"] if sid not in cache]
+    todo = [sid for sid in ids if sid not in cache]
+    r = restic or (restic_for(lab, b) if todo else None)
     for sid in progress_bar(todo, desc=f"restic stats {b.name}", enabled=progress and bool(todo)):
         st = r.stats(sid, mode="restore-size")
         value = {"restore_size": st["total_size"], "files": st["total_file_count"]}
         lab.journal.cache_put(STATS_KIND, sid, value)
         cache[sid] = value
-    out = frame.copy()
-    out["restore_size"] = [cache[s]["restore_size"] for s in out["id"]]
-    out["files"] = [cache[s]["files"] for s in out["id"]]
-    return out
+    return {sid: cache[sid] for sid in ids}
 
 
 def growth(stats: pd.DataFrame) -> pd.DataFrame:

@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "capacity_cmd",
     "ecosystem_cmd",
     "journal_cmd",
+    "watch_cmd",
 )
 
 

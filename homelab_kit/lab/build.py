@@ -14,6 +14,7 @@ from ..errors import InventoryError
 from .model import Backup, Host, Lab, MigrateFrom, Service, display_path
 from .schema import check_document
 from .selection import Selection
+from .settings import Notify, Watch
 from .timespec import parse_duration
 
 REMOTE_REPO_PREFIXES = ("sftp:", "s3:", "rest:", "b2:", "azure:", "gs:", "rclone:", "swift:")
@@ -56,7 +57,29 @@ def build_lab(cls: type[Lab], data: dict[str, Any], path: Path) -> Lab:
         flake=lab_t.get("flake"),
         build_host=lab_t.get("build_host"),
         known_hosts=Path(_abs(root, lab_t["known_hosts"])) if "known_hosts" in lab_t else None,
+        notify=_notify(doc["notify"], root),
+        watch=_watch(doc["watch"]),
     )
+
+
+def _notify(t: dict[str, Any], root: Path) -> Notify:
+    """[notify]: urls_file resolves against lab.toml's folder (it is read on this machine)."""
+    fields = dict(t)
+    if "urls" in fields:
+        fields["urls"] = tuple(fields["urls"])
+    if "urls_file" in fields:
+        fields["urls_file"] = _abs(root, fields["urls_file"])
+    if "remind" in fields:
+        fields["remind"] = None if t["remind"] == "never" else parse_duration(t["remind"])
+    return Notify(**fields)
+
+
+def _watch(t: dict[str, Any]) -> Watch:
+    fields = dict(t)
+    for key in ("randomized_delay", "restore_test_every", "capacity_warn"):
+        if key in fields:
+            fields[key] = parse_duration(fields[key])
+    return Watch(**fields)
 
 
 def _host(name: str, t: dict[str, Any], root: Path) -> Host:
@@ -108,6 +131,8 @@ def _backup(name: str, t: dict[str, Any], host_path: Any) -> Backup:
     fields["covers"] = fields.get("covers") or (host,)
     fields["extra_paths"] = tuple(host_path(host, p) for p in fields.get("extra_paths", ()))
     fields.pop("max_age", None)
+    if "restore_test_every" in t:
+        fields["restore_test_every"] = parse_duration(t["restore_test_every"])
     period_owner = Backup(name=name, **fields)
     max_age = parse_duration(t["max_age"]) if "max_age" in t else period_owner.period * 1.25
     return Backup(name=name, **fields, max_age=max_age)

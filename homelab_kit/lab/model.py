@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InventoryError
 from .schema import check_document
 from .selection import Selection
+from .settings import Notify, Watch
 from .timespec import parse_duration, schedule_period
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ class Backup:
     tags: tuple[str, ...] = ()
     environment_file: str | None = None
     description: str = ""
+    restore_test_every: timedelta | None = None  # else [watch].restore_test_every
 
     @property
     def period(self) -> timedelta:
@@ -141,6 +143,8 @@ class Lab:
     flake: str | None = None
     build_host: str | None = None
     known_hosts: Path | None = None
+    notify: Notify = field(default_factory=Notify)
+    watch: Watch = field(default_factory=Watch)
 
     @property
     def root(self) -> Path:
@@ -236,6 +240,15 @@ class Lab:
         from ..deploy.planner import deploy_plan
 
         return deploy_plan(self, on=on, action=action, dry_run=dry_run, **kwargs)
+
+    def check(
+        self, on: str = "all", now: Any = None, *, notify: bool = False, heartbeat: bool = False
+    ) -> Any:
+        """Every unattended check as one digest (see homelab_kit.watch); a notebook sends
+        notifications and heartbeats only when asked, the `check` timer always does."""
+        from ..watch.run import check
+
+        return check(self, on=on, now=now, notify=notify, heartbeat=heartbeat)
 
     def _repr_html_(self) -> str:
         from .html import lab_html

@@ -129,6 +129,33 @@ def url(value: Any) -> str:
     return value
 
 
+def fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise Invalid(f"expected a fraction between 0 and 1 such as 0.5, got {show(value)}")
+    return float(value)
+
+
+def duration_or_never(value: Any) -> str:
+    return value if value == "never" else duration(value)
+
+
+def notify_url(value: Any) -> str:
+    """A notification URL's shape (apprise checks the service when the check runs)."""
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://\S", value):
+        raise Invalid('expected an apprise URL such as "ntfy://ntfy.sh/my-topic"')
+    return value
+
+
+def notify_urls(value: Any) -> tuple[str, ...]:
+    urls = strings(value)
+    for i, u in enumerate(urls):
+        try:
+            notify_url(u)
+        except Invalid as exc:
+            raise Invalid(f"[{i}]: {exc}") from None
+    return urls
+
+
 def keep_policy(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Invalid(f"expected a table such as {{ daily = 7, weekly = 4 }}, got {show(value)}")
@@ -221,8 +248,29 @@ BACKUP_KEYS: Spec = {
     "tags": (strings, False),
     "environment_file": (text, False),
     "description": (text, False),
+    "restore_test_every": (duration, False),
 }
-SECTIONS = {"lab": LAB_KEYS, "hosts": HOST_KEYS, "services": SERVICE_KEYS, "backups": BACKUP_KEYS}
+NOTIFY_KEYS: Spec = {
+    "urls": (notify_urls, False),
+    "urls_file": (text, False),
+    "urls_command": (text, False),
+    "heartbeat": (url, False),
+    "remind": (duration_or_never, False),
+    "level": (one_of("warn", "fail"), False),
+}
+WATCH_KEYS: Spec = {
+    "check": (schedule, False),
+    "restore_test": (schedule, False),
+    "capacity": (schedule, False),
+    "randomized_delay": (duration, False),
+    "restore_test_every": (duration, False),
+    "capacity_warn": (duration, False),
+    "size_drop": (fraction, False),
+    "record_facts": (boolean, False),
+}
+TABLES = {"lab": LAB_KEYS, "notify": NOTIFY_KEYS, "watch": WATCH_KEYS}  # one table each
+NAMED = {"hosts": HOST_KEYS, "services": SERVICE_KEYS, "backups": BACKUP_KEYS}  # [x.NAME] tables
+SECTIONS = {"lab": LAB_KEYS, **NAMED, "notify": NOTIFY_KEYS, "watch": WATCH_KEYS}
 
 
 def check_table(data: Any, spec: Spec, where: str, problems: list[str]) -> dict[str, Any]:
@@ -255,19 +303,19 @@ def _table(value: Any) -> dict:
 
 
 def check_document(doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Validate the whole document: returns ({section: {name: fields}} with lab flat, problems)."""
+    """Validate the whole document: ({section: {name: fields}}, with lab, notify and watch flat), problems."""
     problems: list[str] = []
     for key in doc:
         if key not in SECTIONS:
             hint = difflib.get_close_matches(key, list(SECTIONS), n=1)
             extra = f' (did you mean "{hint[0]}"?)' if hint else ""
-            problems.append(
-                f"{key}: unknown section{extra}; expected lab, hosts, services, backups"
-            )
-    out: dict[str, Any] = {"lab": check_table(doc.get("lab", {}), LAB_KEYS, "lab", problems)}
+            problems.append(f"{key}: unknown section{extra}; expected {', '.join(SECTIONS)}")
+    out: dict[str, Any] = {
+        t: check_table(doc.get(t, {}), spec, t, problems) for t, spec in TABLES.items()
+    }
     if "lab" not in doc:
         problems.append('lab: missing [lab] table (at least name = "...")')
-    for section in ("hosts", "services", "backups"):
+    for section in NAMED:
         tables = doc.get(section, {})
         out[section] = {}
         if not isinstance(tables, dict):
@@ -277,7 +325,7 @@ def check_document(doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             where = f"{section}.{item}"
             if not NAME_RE.match(item):
                 problems.append(f"{where}: name must be letters, digits, '.', '_' or '-'")
-            checked = check_table(fields, SECTIONS[section], where, problems)
+            checked = check_table(fields, NAMED[section], where, problems)
             if "migrate_from" in checked:
                 checked["migrate_from"] = check_table(
                     checked["migrate_from"], MIGRATE_KEYS, f"{where}.migrate_from", problems
