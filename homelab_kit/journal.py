@@ -302,6 +302,15 @@ class Journal:
                 (kind, key, _dumps(value), _iso(utcnow())),
             )
 
+    def stamp(self, kind: str | None = None) -> str:
+        """Changes whenever runs of `kind` (None: the facts history) are added: for caches of
+        results computed from them."""
+        sql = ("SELECT count(*), max(id) FROM facts", ()) if kind is None else (
+            "SELECT count(*), max(id) FROM runs WHERE kind = ?", (kind,))  # fmt: skip
+        with self._connect() as db:
+            count, last = db.execute(*sql).fetchone()
+        return f"{count}:{last}"
+
     def record_facts(self, host: str, facts: dict[str, Any], at: datetime | None = None) -> None:
         with self._connect() as db:
             db.execute(

@@ -279,3 +279,26 @@ def write_notify_lab(base: Path) -> Path:
         "[watch]\nrecord_facts = false\n"
     )
     return path
+
+
+def test_capacity_fits_are_reused_until_their_inputs_change(demo_lab: Lab, monkeypatch) -> None:
+    """The hourly check recomputes the forecast for its `now` from cached fits; a new facts row
+    (or backup run) brings a fresh fit."""
+    from homelab_kit.capacity import cache
+    from homelab_kit.capacity.forecast import forecast, lab_series
+
+    now = datetime.now(UTC)
+    first, _ = cache.lab_forecast(demo_lab, now=now)
+    expected = forecast(lab_series(demo_lab, progress=False), now=now)
+    assert first.drop(columns="last_seen").equals(expected.drop(columns="last_seen"))
+    calls = []
+    monkeypatch.setattr(cache, "lab_series", lambda *a, **k: calls.append(1) or lab_series(*a, **k))
+    later = now + timedelta(days=10)
+    again, _ = cache.lab_forecast(demo_lab, now=later)
+    assert calls == []  # nothing new in the journal: the fits were reused
+    assert again.drop(columns="last_seen").equals(
+        forecast(lab_series(demo_lab, progress=False), now=later).drop(columns="last_seen")
+    )
+    demo_lab.journal.record_facts("nas", {"filesystems": []}, now)
+    cache.lab_forecast(demo_lab, now=later)
+    assert calls == [1]

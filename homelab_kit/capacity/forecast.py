@@ -153,13 +153,35 @@ def one_series(series: pd.DataFrame, kind: str, host: str, name: str) -> pd.Data
     return series[sel].sort_values("at").reset_index(drop=True)
 
 
+def series_groups(series: pd.DataFrame) -> dict[tuple[str, str, str], pd.DataFrame]:
+    """Each series by (kind, host, name), oldest observation first, in series_keys order."""
+    if series.empty:
+        return {}
+    grouped = series.sort_values("at", kind="stable").groupby(
+        ["kind", "host", "name"], sort=False, dropna=False
+    )
+    groups = {tuple(k): g.reset_index(drop=True) for k, g in grouped}
+    return {k: groups[k] for k in series_keys(series) if k in groups}
+
+
 def fits(series: pd.DataFrame, **kwargs: Any) -> dict[tuple[str, str, str], Fit]:
     """A growth fit per (kind, host, name); kwargs go to fit_growth (confidence, min_points...)."""
     return {
-        k: fit_growth(s["at"], s["used_bytes"], **kwargs)
-        for k in series_keys(series)
-        if len(s := one_series(series, *k))
+        k: fit_growth(s["at"], s["used_bytes"], **kwargs) for k, s in series_groups(series).items()
     }
+
+
+def last_observation(s: pd.DataFrame) -> dict[str, float | None]:
+    """What the forecast needs of a series' newest row: capacity, the rest of its disk, size."""
+    import pandas as pd
+
+    last = s.iloc[-1]
+
+    def num(v: Any) -> float | None:
+        return None if v is None or pd.isna(v) else float(v)
+
+    return {"capacity_bytes": num(last["capacity_bytes"]), "base_bytes": num(last["base_bytes"]) or 0.0,
+            "size_bytes": num(last["size_bytes"])}  # fmt: skip
 
 
 def _days(d: float | None) -> float | None:
@@ -226,20 +248,39 @@ def forecast(
 ) -> pd.DataFrame:
     """One row per filesystem/pool/repository: used, size, growth per day, days to 80/90/100 %
     (None when not growing or not enough history), the earliest plausible full day and status."""
+
+    groups = series_groups(series)
+    if fitted is None:
+        fitted = {k: fit_growth(g["at"], g["used_bytes"], **fit_kwargs) for k, g in groups.items()}
+    return forecast_table(fitted, {k: last_observation(groups[k]) for k in fitted}, now=now,
+                          horizon=horizon)  # fmt: skip
+
+
+def forecast_table(
+    fitted: Mapping[tuple[str, str, str], Fit],
+    lasts: Mapping[tuple[str, str, str], Mapping[str, float | None]],
+    *,
+    now: datetime,
+    horizon: timedelta = timedelta(days=365),
+) -> pd.DataFrame:
+    """The forecast from fits and each series' newest observation (no series needed: cached fits
+    give a fresh forecast for a new `now`)."""
     import pandas as pd
 
-    fitted = fitted if fitted is not None else fits(series, **fit_kwargs)
     rows = []
     for key, fit in fitted.items():
-        last = one_series(series, *key).iloc[-1]
-        cap = last["capacity_bytes"]
-        cap = None if cap is None or pd.isna(cap) else float(cap)
+        last = lasts[key]
         row = {"kind": key[0], "host": key[1], "name": key[2]}
         row.update(
-            forecast_row(fit, cap, now=now, horizon=horizon, base=float(last["base_bytes"] or 0))
+            forecast_row(
+                fit,
+                last["capacity_bytes"],
+                now=now,
+                horizon=horizon,
+                base=last["base_bytes"] or 0.0,
+            )
         )
-        size = last["size_bytes"]
-        row["size_bytes"] = None if size is None or pd.isna(size) else int(size)
+        row["size_bytes"] = None if last["size_bytes"] is None else int(last["size_bytes"])
         row.update(points=fit.points, span_days=round(fit.span_days, 1), last_seen=fit.last)
         rows.append(row)
     cols = ["kind", "host", "name", "used_bytes", "size_bytes", "capacity_bytes", "used_pct", "growth_bytes_per_day",

@@ -160,15 +160,16 @@ def row(
     }
 
 
-def facts_for(lab: Lab, host: str) -> list[Fact]:
-    """The facts to gather on one host: the common ones, its services' units, its restic."""
+def facts_for(lab: Lab, host: str, only: Sequence[str] | None = None) -> list[Fact]:
+    """The facts to gather on one host: the common ones, its services' units, its restic
+    (only those named in `only`, when given)."""
     facts = list(FACTS)
     units = [s.unit for s in lab.services_on(host) if getattr(s, "unit", None)]
     if units:
         facts.append(services_fact(units))
     restics = [b.restic for b in lab.backups.values() if b.host == host]
     facts.append(restic_fact(restics[0] if restics else "restic"))
-    return facts
+    return facts if only is None else [f for f in facts if f.name in only]
 
 
 def gather(
@@ -180,10 +181,12 @@ def gather(
     connect_timeout: float | None = None,
     progress: bool = True,
     record: bool = True,
+    only: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Facts of every selected host in parallel: one row per host, errors as values.
 
-    Each host's row is also recorded (timestamped `now`) with `lab.journal.record_facts`.
+    Each host's row is also recorded (timestamped `now`) with `lab.journal.record_facts`; a
+    gathering of only some facts (`only`) is never recorded, so the history stays whole.
     """
     import pandas as pd
 
@@ -194,7 +197,7 @@ def gather(
 
     def task(name: str) -> dict[str, Any]:
         with host_session(lab, name, connect_timeout) as runner:
-            return host_facts(runner, facts_for(lab, name))
+            return host_facts(runner, facts_for(lab, name, only))
 
     outcomes = map_hosts(names, task, parallel=parallel, progress=progress, desc="facts")
     rows = []
@@ -202,7 +205,7 @@ def gather(
         got = out.value or {"values": {}, "errors": {}}
         r = row(name, got["values"], got["errors"], status=out.status, error=out.error)
         rows.append(r)
-        if record:
+        if record and only is None:
             lab.journal.record_facts(name, {k: v for k, v in r.items() if k != "host"}, at)
     df = pd.DataFrame(rows)
     df.insert(1, "at", pd.Timestamp(at))

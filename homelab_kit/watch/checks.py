@@ -116,10 +116,9 @@ def restore_rows(lab: Lab, backups: list[Backup], now: datetime) -> list[Row]:
 def capacity_rows(lab: Lab, hosts: list[str], backups: list[Backup], now: datetime) -> list[Row]:
     from datetime import timedelta
 
-    from ..capacity.forecast import forecast, lab_series
+    from ..capacity.cache import lab_forecast
 
-    series = lab_series(lab, progress=False)
-    table = forecast(series, now=now, horizon=timedelta(days=365))
+    table, problems = lab_forecast(lab, now=now, horizon=timedelta(days=365))
     names = {b.name for b in backups}
     keep = [
         r
@@ -127,16 +126,16 @@ def capacity_rows(lab: Lab, hosts: list[str], backups: list[Backup], now: dateti
         if (r["name"] in names if r["kind"] == "repository" else r["host"] in hosts)
     ]
     rows = rules.capacity(keep, lab.watch.capacity_warn)
-    rows += [
-        fail("capacity", "repositories", p, code="error") for p in series.attrs.get("problems", [])
-    ]
+    rows += [fail("capacity", "repositories", p, code="error") for p in problems]
     return rows
 
 
 def host_rows(lab: Lab, hosts: list[str], now: datetime) -> list[Row]:
     from ..facts.gather import gather
 
-    facts = gather(lab, on=hosts, now=now, progress=False, record=lab.watch.record_facts)
+    record = lab.watch.record_facts  # every fact, for the capacity history; else only what we judge
+    only = None if record else ("failed_units",)
+    facts = gather(lab, on=hosts, now=now, progress=False, record=record, only=only)
     return [row for r in facts.to_dict("records") for row in rules.host(r)]
 
 
@@ -164,19 +163,28 @@ def lint_in_scope(
 
 
 def run_checks(lab: Lab, on: str = "all", now: datetime | None = None) -> Digest:
-    """Every check of the selected hosts, as one digest (`now` for reproducible runs)."""
+    """Every check of the selected hosts, as one digest (`now` for reproducible runs).
+
+    The repositories and the hosts are asked at the same time (each waits on its own restic or
+    SSH), while the journal-only checks run here."""
+    from concurrent.futures import ThreadPoolExecutor
+
     now = now or datetime.now(UTC)
     hosts, backups = in_scope(lab, on)
-    rows: list[Row] = []
-    for b in backups:
-        rows += guarded("freshness", b.name, lambda b=b: backup_rows(lab, b, now))
-    if on == "all":
-        from ..backups.coverage import PROBLEM_STATUSES, uncovered_rows
+    with ThreadPoolExecutor(max_workers=len(backups) + 1) as pool:
+        asked = [
+            pool.submit(guarded, "freshness", b.name, lambda b=b: backup_rows(lab, b, now))
+            for b in backups
+        ]
+        asked.append(pool.submit(guarded, "host", "lab", lambda: host_rows(lab, hosts, now)))
+        rows = guarded("restore_test", "journal", lambda: restore_rows(lab, backups, now))
+        rows += guarded("capacity", "lab", lambda: capacity_rows(lab, hosts, backups, now))
+        if on == "all":
+            from ..backups.coverage import PROBLEM_STATUSES, uncovered_rows
 
-        rows += rules.coverage(uncovered_rows(lab), PROBLEM_STATUSES, host_view(lab))
-    rows += guarded("restore_test", "journal", lambda: restore_rows(lab, backups, now))
-    rows += guarded("capacity", "lab", lambda: capacity_rows(lab, hosts, backups, now))
-    rows += guarded("host", "lab", lambda: host_rows(lab, hosts, now))
+            rows += rules.coverage(uncovered_rows(lab), PROBLEM_STATUSES, host_view(lab))
+        for future in asked:
+            rows += future.result()
     reported = {
         r.subject.split(" ")[0] for r in rows if r.check == "coverage" and r.status == "fail"
     }
