@@ -148,6 +148,14 @@ CASES = [
     ("no command for run", ["run"], 2, ["no command given"]),
     ("subcommand typo", ["backups", "snapshot"], 2, ['"snapshot"', 'did you mean "snapshots"']),
     ("unknown option", ["inventory", "--jsno"], 2, ["unrecognized arguments: --jsno"]),
+    ("check host typo", ["check", "--on", "bxo", "--no-notify"], 2, ['did you mean "box"']),
+    ("check --now yesterday", ["check", "--now", "yesterday"], 2, ["--now", '"yesterday"']),
+    ("schedule kind typo", ["schedule", "sytemd"], 2, ['"sytemd"', 'did you mean "systemd"']),
+    ("schedule --program missing", ["schedule", "cron", "--program", "/nonexistent/hk"], 2,
+     ["--program", "/nonexistent/hk"]),
+    ("schedule --out in /proc", ["schedule", "systemd", "--out", "/proc/units"], 2,
+     ["/proc/units"]),
+    ("notify test without URLs", ["notify", "test"], 2, ["notify", "urls"]),
 ]  # fmt: skip
 
 

@@ -147,7 +147,9 @@ class Digest:
     def _repr_html_(self) -> str:
         from ..lab.html import highlight_status
 
-        table = highlight_status(self.frame().drop(columns=["code"])).to_html()
+        shown = self.frame().drop(columns=["code"])
+        shown["since"] = [_when(r.since) for r in self.rows]
+        table = highlight_status(shown).hide(axis="index").to_html()
         return f"<p><b>{_esc(self.summary())}</b> — checked {_when(self.now)}</p>{table}"
 
 

@@ -94,9 +94,19 @@ def _check_restore_launcher(page) -> None:
     wait_idle(page)
 
 
+def _check_notify_button(page) -> None:
+    """The demo lab has no [notify] URLs: the test-notification button is there, disabled, and
+    says why."""
+    button = page.locator(".widget-button").filter(has_text="Send test notification")
+    button.first.wait_for()
+    assert button.first.is_disabled()
+    assert page.locator(".widget-html").filter(has_text="no [notify] urls").count() == 1
+
+
 WIDGET_CHECKS = {
     "workbench.board": _check_board,
     "workbench.restore_panel": _check_restore_launcher,
+    "workbench.watch_panel": _check_notify_button,
 }
 
 

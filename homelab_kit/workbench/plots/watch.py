@@ -22,14 +22,24 @@ def check_history_chart(history: pd.DataFrame, title: str = "Checks over time") 
         ax.set_axis_off()
         return fig
     ran = history[history["fail"].notna()]
-    ax.step(ran["time"], ran["fail"], where="post", color=FAIL_COLOUR, label="failing")
-    ax.step(ran["time"], ran["warn"], where="post", color=WARN_COLOUR, label="warnings")
+    for column, colour, label in (
+        ("fail", FAIL_COLOUR, "failing"),
+        ("warn", WARN_COLOUR, "warnings"),
+    ):
+        ax.plot(
+            ran["time"], ran[column], drawstyle="steps-post", marker=".", color=colour, label=label
+        )
     broken = history[history["fail"].isna()]
     if len(broken):
         ax.plot(broken["time"], [0] * len(broken), "x", color=FAIL_COLOUR, label="could not run")
     told = ran[ran["notified"]]
     if len(told):
         ax.plot(told["time"], told["fail"], "o", color="#333", label="notified")
+    if history["time"].nunique() == 1:  # one run: a day around it, not matplotlib's decade
+        from datetime import timedelta
+
+        t = history["time"].iloc[0]
+        ax.set_xlim(t - timedelta(hours=12), t + timedelta(hours=12))
     ax.set_ylabel("rows")
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper left", fontsize="small")
