@@ -123,7 +123,7 @@ def restore_age(
     backup: str, runs: Sequence[Mapping[str, Any]], every: timedelta, now: datetime
 ) -> Row:
     """No passing restore test of the backup within `every` → fail. `runs` newest first."""
-    tested = [r for r in runs if r["backup"] == backup]
+    tested = [r for r in runs if r["backup"] == backup and r["time"] <= now]
     passed = next((r for r in tested if r["ok"]), None)
     if passed is None:
         last = f"; the last one, {age(now - tested[0]['time'])} ago, failed" if tested else ""
