@@ -63,6 +63,11 @@ class Context:
             self._lab = load_lab(self.lab_path)
         return self._lab
 
+    def close(self) -> None:
+        """Close the lab's connections (the command is done with them)."""
+        if self._lab is not None:
+            self._lab.close()
+
     def print(self, *parts: object) -> None:
         print(*parts, file=self.out)
 
@@ -130,7 +135,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     """Run the handler; turn every error into one line and an exit code."""
     ctx = Context(lab_path=default_lab_path(args.lab))
     try:
-        return int(args.func(args, ctx) or 0)
+        try:
+            return int(args.func(args, ctx) or 0)
+        finally:
+            ctx.close()
     except HomelabError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"homelab-kit: {line}", file=sys.stderr)
