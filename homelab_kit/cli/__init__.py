@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ..logs import quiet_library_logs
+
+    quiet_library_logs()  # our own one-line errors, not paramiko's echo of them
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet = not sys.stderr.isatty() and "HOMELAB_NO_PROGRESS" not in os.environ
