@@ -85,7 +85,10 @@ def export_prometheus(args: argparse.Namespace, ctx: Any) -> int:
     written = write_textfiles(ctx.lab(), Path(args.out))
     for path, note in written:
         print(f"wrote {path}" + (f" ({note})" if note else ""), file=ctx.err)
-    return 0
+    failed = [path.stem.removeprefix("homelab_") for path, note in written if note]
+    if failed:  # a timer's failure: the other files are written, homelab_export_success says 0
+        print(f"homelab-kit: export prometheus: source failed: {', '.join(failed)}", file=ctx.err)
+    return 1 if failed else 0
 
 
 def import_nix_cmd(args: argparse.Namespace, ctx: Any) -> int:
