@@ -53,7 +53,8 @@ def test_one_connection_per_host_reused_by_every_call(fleet, lab_file):
         for i in range(3):
             res = lab.run(["echo", str(i)], progress=False)
             assert {r.stdout for r in res.values()} == {f"{i}\n"}
-        lab.facts(progress=False, record=False)  # facts ride the same connections
+        facts = lab.facts(progress=False, record=False)  # facts ride the same connections
+        assert list(facts["status"]) == ["ok", "ok", "ok"]
         assert lab.runner("ls2").run(["true"]).ok
         assert open_connections(ports(fleet)) == 3
     assert {h: n - before[h] for h, n in accepted(fleet).items()} == {"ls1": 1, "ls2": 1, "ls3": 1}

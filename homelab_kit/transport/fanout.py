@@ -250,8 +250,9 @@ def run_on(
     names = list(lab.hosts.select(on))
 
     def task(name: str) -> Result:
-        runner = host_runner(lab, name, connect_timeout)
-        return runner.run(argv, timeout=timeout, sudo=sudo, env=env)
+        return host_runner(lab, name, connect_timeout).run(
+            argv, timeout=timeout, sudo=sudo, env=env
+        )
 
     outcomes = map_hosts(names, task, parallel=parallel, progress=progress, desc=argv[0])
     return HostResults(argv, {h: _to_host_result(o) for h, o in outcomes.items()})
