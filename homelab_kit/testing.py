@@ -27,7 +27,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,25 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def open_connections(ports: Collection[int]) -> int:
+    """How many of this process's sockets are established TCP connections to these ports.
+
+    For tests that no connection is left open (read from /proc/self/fd and /proc/self/net/tcp).
+    """
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    found = 0
+    for line in Path("/proc/self/net/tcp").read_text().splitlines()[1:]:
+        cols = line.split()
+        remote_port, state, inode = int(cols[2].split(":")[1], 16), cols[3], cols[9]
+        found += state == "01" and remote_port in ports and inode in inodes  # 01: ESTABLISHED
+    return found
+
+
 @dataclass
 class SshTestHost:
     """One real sshd on a loopback address; start/stop/kill it, rotate its host key."""
@@ -112,6 +131,7 @@ class SshTestHost:
     user: str = field(default_factory=getpass.getuser)
     port: int = 0
     process: subprocess.Popen | None = None
+    sshd_options: str = ""  # sshd_config lines put first (sshd keeps a keyword's first value)
 
     @property
     def host_key_path(self) -> Path:
@@ -170,7 +190,9 @@ class SshTestHost:
         self.port = self.port or free_port(self.address)
         config = self.directory / "sshd_config"
         config.write_text(
-            SSHD_CONFIG.format(
+            self.sshd_options.strip()
+            + "\n"
+            + SSHD_CONFIG.format(
                 address=self.address,
                 port=self.port,
                 host_key=self.host_key_path,
@@ -225,12 +247,16 @@ class SshTestHost:
         """Stop sshd and any command still running in its sessions."""
         if self.process is None:
             return
+        sessions = descendants(self.process.pid)  # once sshd is gone they belong to init
         self.process.terminate()
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
             pass
         self.kill()
+        for pid in sessions:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
     def rotate_host_key(self) -> str:
         """Give the host a new key (as a reinstall would) and restart it; returns the new key."""
@@ -337,5 +363,6 @@ __all__ = [
     "descendants",
     "free_port",
     "keygen",
+    "open_connections",
     "start_ssh_hosts",
 ]

@@ -20,6 +20,7 @@ ORDER = [
     "errors",
     "outfile",
     "progress",
+    "logs",
     "journal",
     "lab",
     "transport",

@@ -214,10 +214,11 @@ def test_a_failing_source_keeps_the_others_and_says_so(lab, tmp_path, capsys):
         '[backups.b]\nhost = "nas"\nrepository = "missing-repo"\npassword_file = "pw"\n'
     )
     assert (
-        main(["--lab", str(tmp_path / "lab.toml"), "export", "prometheus", "--out", str(out)]) == 0
-    )
+        main(["--lab", str(tmp_path / "lab.toml"), "export", "prometheus", "--out", str(out)]) == 1
+    )  # a timer must see the failure, though the other metrics are written
     err = capsys.readouterr().err
     assert "homelab_backups.prom (skipped:" in err
+    assert err.splitlines()[-1] == "homelab-kit: export prometheus: source failed: backups"
     status = samples((out / "homelab_export.prom").read_text(), "homelab_export_success")
     assert status[(("source", "backups"),)] == 0 and status[(("source", "restore"),)] == 1
     assert not (out / "homelab_backups.prom").exists() and (out / "homelab_restore.prom").exists()

@@ -5,7 +5,11 @@ failing cell in one line."""
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -55,6 +59,58 @@ def test_executes_against_demo_lab(path: Path, demo_lab: Lab, tmp_path: Path) ->
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and str(demo_lab.path) in injected[0].source
     assert r.html and r.html.read_text().startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_papermill_reads_every_parameter(path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """papermill's parameter parser warns "Unable to parse line" on a second `=`, even in a comment."""
+    import papermill
+
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        found = papermill.inspect_notebook(str(path))
+    assert "lab_path" in found
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+def _cli_run(lab: Path, *args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    """`homelab-kit notebooks run` as a timer runs it: its own process, stderr not a terminal."""
+    tmp.mkdir(exist_ok=True)
+    cli = [sys.executable, "-c", "from homelab_kit.cli import run; run()"]
+    return subprocess.run(
+        [*cli, "--lab", str(lab), "notebooks", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TMPDIR": str(tmp)},  # where the kernels' socket folders go
+    )
+
+
+@pytest.mark.slow
+def test_cli_run_prints_no_third_party_warnings(demo_lab: Lab, tmp_path: Path) -> None:
+    """Kernel over TCP, papermill's parameter parser, kernel shutdown: nothing but our own lines."""
+    names = ["00_inventory", "30_migrate_service", "40_capacity_planning"]
+    done = _cli_run(
+        demo_lab.path, "run", *names, "--out", str(tmp_path / "runs"), tmp=tmp_path / "t"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [f"running {n} ..." for n in names]
+    assert [line.split()[:2] for line in done.stdout.splitlines()] == [["ok", n] for n in names]
+    assert not list((tmp_path / "t").iterdir()), "the kernels' socket folders are removed"
+
+
+@pytest.mark.slow
+def test_cli_failing_notebook_still_reports_on_stderr(tmp_path: Path) -> None:
+    lab_file = tmp_path / "lab.toml"
+    lab_file.write_text('[lab]\nname = "nb"\n[hosts.here]\ntransport = "local"\n')
+    books = tmp_path / "books"
+    books.mkdir()
+    _notebook(books, "bad", "raise ValueError('boom')")
+    done = _cli_run(lab_file, "--notebooks", str(books), "run", "bad", tmp=tmp_path / "t")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "running bad ...",
+        "homelab-kit: notebook bad failed: cell 3: ValueError: boom",
+    ]
 
 
 def test_listing_and_selection() -> None:

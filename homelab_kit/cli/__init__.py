@@ -64,6 +64,11 @@ class Context:
             self._lab = load_lab(self.lab_path)
         return self._lab
 
+    def close(self) -> None:
+        """Close the lab's connections (the command is done with them)."""
+        if self._lab is not None:
+            self._lab.close()
+
     def print(self, *parts: object) -> None:
         print(*parts, file=self.out)
 
@@ -115,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ..logs import quiet_library_logs
+
+    quiet_library_logs()  # our own one-line errors, not paramiko's echo of them
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet = not sys.stderr.isatty() and "HOMELAB_NO_PROGRESS" not in os.environ
@@ -131,7 +139,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     """Run the handler; turn every error into one line and an exit code."""
     ctx = Context(lab_path=default_lab_path(args.lab))
     try:
-        return int(args.func(args, ctx) or 0)
+        try:
+            return int(args.func(args, ctx) or 0)
+        finally:
+            ctx.close()
     except HomelabError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"homelab-kit: {line}", file=sys.stderr)

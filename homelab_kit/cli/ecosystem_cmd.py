@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +85,10 @@ def export_prometheus(args: argparse.Namespace, ctx: Any) -> int:
     written = write_textfiles(ctx.lab(), Path(args.out))
     for path, note in written:
         print(f"wrote {path}" + (f" ({note})" if note else ""), file=ctx.err)
-    return 0
+    failed = [path.stem.removeprefix("homelab_") for path, note in written if note]
+    if failed:  # a timer's failure: the other files are written, homelab_export_success says 0
+        print(f"homelab-kit: export prometheus: source failed: {', '.join(failed)}", file=ctx.err)
+    return 1 if failed else 0
 
 
 def import_nix_cmd(args: argparse.Namespace, ctx: Any) -> int:
@@ -97,15 +99,12 @@ def import_nix_cmd(args: argparse.Namespace, ctx: Any) -> int:
         raise InventoryError(
             "import nix: give EXPR_OR_FLAKE_ATTR, or --file F (and an attribute path)"
         )
-    with contextlib.ExitStack() as stack:
-        runner = None
-        if args.host:
-            if args.merge and not getattr(args, "lab", None):
-                ctx.lab_path = Path(args.merge)  # the lab being merged into knows the host
-            runner = ctx.lab().runner(args.host)
-            if hasattr(runner, "close"):
-                stack.callback(runner.close)
-        result = import_nix(args.target, file=args.file, runner=runner)
+    runner = None
+    if args.host:
+        if args.merge and not getattr(args, "lab", None):
+            ctx.lab_path = Path(args.merge)  # the lab being merged into knows the host
+        runner = ctx.lab().runner(args.host)  # the lab's: Context closes it at the end
+    result = import_nix(args.target, file=args.file, runner=runner)
     if not args.merge:
         ctx.print(to_toml(result, lab_name=args.name).rstrip())
         return 0

@@ -112,18 +112,11 @@ class Rollout:
     def deploy_host(self, hd: HostDeploy) -> HostOutcome:
         out = HostOutcome(hd.host, hd.kind, status="running")
         start = time.monotonic()
-        runners: tuple[Runner, Runner] | None = None
         self.event(hd.host, "running", "")
         try:
-            runners = self.runners(hd)
-            self.deploy_steps(hd, out, *runners)
+            self.deploy_steps(hd, out, *self.runners(hd))  # the lab owns (and closes) the runners
         except Exception as exc:  # one host's trouble never stops the others
             out.status, out.error = classify(exc), str(exc) or type(exc).__name__
-        finally:
-            for r in {id(r): r for r in runners or ()}.values():
-                close = getattr(r, "close", None)
-                if close:
-                    close()
         out.duration = time.monotonic() - start
         self.record(
             "result",

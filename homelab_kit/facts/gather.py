@@ -190,14 +190,13 @@ def gather(
     """
     import pandas as pd
 
-    from ..transport.fanout import host_session, map_hosts
+    from ..transport.fanout import host_runner, map_hosts
 
     at = now or datetime.now(UTC)
     names = list(lab.hosts.select(on))
 
     def task(name: str) -> dict[str, Any]:
-        with host_session(lab, name, connect_timeout) as runner:
-            return host_facts(runner, facts_for(lab, name, only))
+        return host_facts(host_runner(lab, name, connect_timeout), facts_for(lab, name, only))
 
     outcomes = map_hosts(names, task, parallel=parallel, progress=progress, desc="facts")
     rows = []

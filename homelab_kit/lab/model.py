@@ -8,6 +8,7 @@ when asked for.
 from __future__ import annotations
 
 import os
+import threading
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,6 +146,26 @@ class Lab:
     known_hosts: Path | None = None
     notify: Notify = field(default_factory=Notify)
     watch: Watch = field(default_factory=Watch)
+    _runners: dict[Host, Runner] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _runners_lock: Any = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every connection this session opened (using the lab again reconnects)."""
+        with self._runners_lock:
+            runners, self._runners = list(self._runners.values()), {}
+        for r in runners:
+            if hasattr(r, "close"):  # LocalRunner holds nothing open
+                r.close()
 
     @property
     def root(self) -> Path:
@@ -164,15 +185,21 @@ class Lab:
         return Journal(self.journal_path)
 
     def runner(self, host: str | Host) -> Runner:
-        """The Runner for a host, by its transport."""
+        """The session's Runner for a host (one connection, reused); the lab closes it, not callers.
+
+        A Host changed by the caller (e.g. its connect_timeout) gets a runner of its own."""
         h = host if isinstance(host, Host) else self.hosts[host]
-        if h.transport == "local":
-            from ..transport.runner import LocalRunner
+        with self._runners_lock:
+            if h not in self._runners:
+                if h.transport == "local":
+                    from ..transport.runner import LocalRunner
 
-            return LocalRunner(host=h.name)
-        from ..transport.ssh import SshRunner
+                    self._runners[h] = LocalRunner(host=h.name)
+                else:
+                    from ..transport.ssh import SshRunner
 
-        return SshRunner(h, known_hosts=self.known_hosts)
+                    self._runners[h] = SshRunner(h, known_hosts=self.known_hosts)
+            return self._runners[h]
 
     def services_on(self, host: str) -> list[Service]:
         return [s for s in self.services.values() if s.host == host]

@@ -7,7 +7,6 @@ auth_failed, host_key_rejected — and one host's trouble never stops or hides t
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import html
 import time
@@ -219,23 +218,14 @@ def _to_host_result(out: Outcome) -> HostResult:
 
 
 def host_runner(lab: Lab, name: str, connect_timeout: float | None = None) -> Any:
-    """lab.runner(host), with the host's connect_timeout overridden when asked."""
+    """The session's lab.runner(host), with the host's connect_timeout overridden when asked.
+
+    The lab owns the runner (one connection per host, reused by later calls): never close it here.
+    """
     host = lab.hosts[name]
     if connect_timeout is not None and dataclasses.is_dataclass(host):
         host = dataclasses.replace(host, connect_timeout=connect_timeout)
     return lab.runner(host)
-
-
-@contextlib.contextmanager
-def host_session(lab: Lab, name: str, connect_timeout: float | None = None) -> Iterator[Any]:
-    """host_runner(...) for one task, its connection closed afterwards (SshRunner has close())."""
-    runner = host_runner(lab, name, connect_timeout)
-    try:
-        yield runner
-    finally:
-        close = getattr(runner, "close", None)
-        if close:
-            close()
 
 
 def run_on(
@@ -260,8 +250,9 @@ def run_on(
     names = list(lab.hosts.select(on))
 
     def task(name: str) -> Result:
-        with host_session(lab, name, connect_timeout) as runner:
-            return runner.run(argv, timeout=timeout, sudo=sudo, env=env)
+        return host_runner(lab, name, connect_timeout).run(
+            argv, timeout=timeout, sudo=sudo, env=env
+        )
 
     outcomes = map_hosts(names, task, parallel=parallel, progress=progress, desc=argv[0])
     return HostResults(argv, {h: _to_host_result(o) for h, o in outcomes.items()})

@@ -5,6 +5,8 @@ Host keys are pinned (`host_key` in lab.toml) or known (known_hosts), never auto
 default AutoAddPolicy is replaced by hostkeys.trusting_client's policy, which refuses with the offered key's
 type, SHA256 fingerprint and the exact `host_key = "..."` line to pin after checking it. argv is
 joined with `shlex.join` here, at the very edge, so hostile values stay one literal argument.
+One runner keeps one connection, shared by every thread and reopened when the host dropped it;
+the Lab session owns the runners (lab/model.py) and closes them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import re
 import shlex
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,6 +34,12 @@ from .runner import Result
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _POLL = 0.01
+# Commands at once on one connection: sshd's MaxSessions defaults to 10; this leaves room for SFTP
+# and for the channel that kills a timed-out command.
+MAX_CHANNELS = 8
+SLOT_WAIT = 5.0
+# seconds between asks for a session sshd refused (it is busy tidying up closed ones)
+_REFUSED_WAITS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 # With a timeout, the command reports its PID (= its process group on OpenSSH) on stderr first, so a
 # timed-out command can be killed even where the SSH "signal" request is refused (root logins).
 _PID_TAG = "homelab-kit-pid:"
@@ -52,7 +61,10 @@ class SshRunner:
         self.known_hosts = Path(known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
         self.connect_timeout = float(connect_timeout or getattr(host, "connect_timeout", 10.0))
         self._conn: Connection | None = None
-        self._lock = threading.Lock()
+        self._closer: Callable[[], object] = lambda: None
+        self._lock = threading.Lock()  # guards _conn: one thread (re)connects, the others wait
+        self._sftp_lock = threading.Lock()  # fabric keeps one SFTP client per connection
+        self._slots = threading.BoundedSemaphore(MAX_CHANNELS)
 
     def __repr__(self) -> str:
         s = self.spec
@@ -67,58 +79,82 @@ class SshRunner:
     # -- connecting ----------------------------------------------------------------------------
 
     def connection(self) -> Connection:
-        """The open fabric Connection (connects on first use, reconnects after close)."""
+        """The open fabric Connection (connects on first use, reconnects after close or a drop)."""
+        return self._connection()[0]
+
+    def _connection(self) -> tuple[Connection, bool]:
+        """(the open Connection, whether this call opened it).
+
+        Threads share the connection; the lock makes sure only one of them (re)connects. A failed
+        connect leaves nothing behind, so a rejected host key or key is tried afresh next time.
+        """
         with self._lock:
             if self._conn is not None and self._conn.is_connected:
-                return self._conn
-            s = self.spec
-            t = self.connect_timeout
-            kwargs: dict[str, Any] = dict(
-                timeout=t, banner_timeout=t, auth_timeout=t, channel_timeout=t
-            )
-            if s.identity_file:
-                path = Path(s.identity_file).expanduser()
-                if not path.is_file():
-                    raise AuthError(
-                        f"{s.name}: identity_file {path} does not exist; fix hosts.{s.name}.identity_file"
-                    )
-                kwargs.update(key_filename=[str(path)], look_for_keys=False, allow_agent=False)
-            conn = Connection(
-                s.address,
-                user=s.user,
-                port=int(s.port),
-                config=Config(overrides={"load_ssh_configs": False}),
-                connect_kwargs=kwargs,
-            )
-            conn.client = trusting_client(s, self.known_hosts)
+                return self._conn, False
+            if self._conn is not None:  # dropped by the host: free its socket and thread
+                self._closer()
+            self._conn = None
+            conn = self._connect()
+            self._conn = conn
+            # closes the connection when the runner is collected, or at exit if nobody did
+            self._closer = weakref.finalize(self, conn.close)
+            return conn, True
+
+    def _connect(self) -> Connection:
+        s = self.spec
+        t = self.connect_timeout
+        kwargs: dict[str, Any] = dict(
+            timeout=t, banner_timeout=t, auth_timeout=t, channel_timeout=t
+        )
+        if s.identity_file:
+            path = Path(s.identity_file).expanduser()
+            if not path.is_file():
+                raise AuthError(
+                    f"{s.name}: identity_file {path} does not exist; fix hosts.{s.name}.identity_file"
+                )
+            kwargs.update(key_filename=[str(path)], look_for_keys=False, allow_agent=False)
+        conn = Connection(
+            s.address,
+            user=s.user,
+            port=int(s.port),
+            config=Config(overrides={"load_ssh_configs": False}),
+            connect_kwargs=kwargs,
+        )
+        conn.client = trusting_client(s, self.known_hosts)
+        try:
             try:
                 conn.open()
-            except HostKeyError:
-                conn.close()
+            except BaseException:
+                conn.client.close()  # fabric's close() skips a client whose connect failed half-way
                 raise
-            except paramiko.BadHostKeyException as exc:
-                conn.close()
-                raise changed_key_error(s, exc, trust_source(s, self.known_hosts)) from None
-            except paramiko.AuthenticationException as exc:
-                conn.close()
-                raise AuthError(
-                    f"{s.name}: {s.user}@{s.address}:{s.port} refused our key ({exc}); check "
-                    f"hosts.{s.name}.identity_file / user and the host's authorized_keys"
-                ) from None
-            except (paramiko.SSHException, EOFError, OSError) as exc:
-                conn.close()
-                raise ConnectError(
-                    f"{s.name}: cannot connect to {s.address}:{s.port}: {exc or type(exc).__name__}; "
-                    f"check the host is up and hosts.{s.name}.address/port"
-                ) from None
-            self._conn = conn
-            return conn
+        except HostKeyError:
+            raise
+        except paramiko.BadHostKeyException as exc:
+            raise changed_key_error(s, exc, trust_source(s, self.known_hosts)) from None
+        except paramiko.AuthenticationException as exc:
+            raise AuthError(
+                f"{s.name}: {s.user}@{s.address}:{s.port} refused our key ({exc}); check "
+                f"hosts.{s.name}.identity_file / user and the host's authorized_keys"
+            ) from None
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise ConnectError(
+                f"{s.name}: cannot connect to {s.address}:{s.port}: {exc or type(exc).__name__}; "
+                f"check the host is up and hosts.{s.name}.address/port"
+            ) from None
+        return conn
 
     def close(self) -> None:
+        """Close the connection (the next command reconnects)."""
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
+            self._conn = None
+            self._closer()
+
+    def _drop(self, transport: paramiko.Transport | None) -> None:
+        """Forget the connection a command found dead, unless another thread already replaced it."""
+        with self._lock:
+            if self._conn is not None and self._conn.transport in (transport, None):
                 self._conn = None
+                self._closer()
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -145,14 +181,66 @@ class SshRunner:
         return f"cd -- {shlex.quote(cwd)} && {line}" if cwd else line
 
     def _open(self, command: str) -> paramiko.Channel:
-        conn = self.connection()
+        """A channel running command; until the channel is open the host has run nothing, so:
+
+        a session refused on a live link is asked for again (sshd counts closed sessions against
+        MaxSessions until it has tidied them up), and a shared connection found dead or unresponsive
+        is reopened once.
+        """
+        waits = iter(_REFUSED_WAITS)
+        reopened = False
+        while True:
+            conn, fresh = self._connection()
+            try:
+                chan = conn.transport.open_session()
+                break
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                # paramiko keeps one "last error" per connection, so a refusal can reach another
+                # thread as a plain SSHException: the link's state decides (EOFError/OSError: the
+                # socket itself failed; a timeout: the link does not answer)
+                refused = (
+                    isinstance(exc, paramiko.SSHException)
+                    and conn.transport.is_active()
+                    and not str(exc).startswith("Timeout")
+                )
+                wait = next(waits, None) if refused else None
+                if wait is not None:
+                    time.sleep(wait)
+                    continue
+                if refused:
+                    raise ConnectError(
+                        f"{self.host}: the host refused a new session ({exc}); check sshd's "
+                        "MaxSessions"
+                    ) from None
+                self._drop(conn.transport)
+                if fresh or reopened:
+                    raise ConnectError(f"{self.host}: cannot start a command: {exc}") from None
+                reopened = True
         try:
-            chan = conn.create_session()
             chan.exec_command(command)
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            self.close()
+            chan.close()
+            self._drop(conn.transport)
             raise ConnectError(f"{self.host}: cannot start a command: {exc}") from None
         return chan
+
+    @contextlib.contextmanager
+    def _channel(self, command: str) -> Iterator[paramiko.Channel]:
+        """A channel running command, closed afterwards; MAX_CHANNELS at once, as a rule.
+
+        A command that waited SLOT_WAIT seconds goes ahead anyway (sshd may allow more, and asking
+        again is what _open does): commands that wait for each other never deadlock on a slot.
+        """
+        slot = self._slots.acquire(timeout=SLOT_WAIT)
+        try:
+            chan = self._open(command)
+            try:
+                yield chan
+            finally:
+                chan.close()
+        finally:
+            if slot:
+                self._slots.release()
 
     def run(
         self,
@@ -170,9 +258,8 @@ class SshRunner:
         command = self.command_line(wire, cwd)
         start = time.monotonic()
         deadline = None if timeout is None else start + timeout
-        chan = self._open(command)
         out, err = io.BytesIO(), io.BytesIO()
-        try:
+        with self._channel(command) as chan:
             if stdin is not None:
                 chan.sendall(stdin.encode() if isinstance(stdin, str) else stdin)
             shutdown_write(chan)
@@ -182,8 +269,6 @@ class SshRunner:
                 self._kill_remote(err.getvalue(), sudo)
                 raise
             code = chan.recv_exit_status() if chan.exit_status_ready() else -1
-        finally:
-            chan.close()
         stderr = err.getvalue().decode(errors="replace")
         if timeout is not None and stderr.startswith(_PID_TAG):
             stderr = stderr.partition("\n")[2]
@@ -232,7 +317,7 @@ class SshRunner:
                     while transport.is_active() and time.monotonic() < end:
                         time.sleep(_POLL)
                 if transport is None or not transport.is_active():
-                    self.close()
+                    self._drop(transport)
                     raise ConnectError(f"{self.host}: connection lost while running `{command}`")
                 return
             if deadline is not None and time.monotonic() > deadline:
@@ -270,24 +355,22 @@ class SshRunner:
         parts = self.full_argv(argv, sudo=sudo, env=env)
         command = self.command_line(parts, cwd)
         start = time.monotonic()
-        chan = self._open(command)
-        shutdown_write(chan)
-        err = io.BytesIO()
-        errf = chan.makefile_stderr("rb")
-        drain = threading.Thread(target=lambda: err.write(errf.read()), daemon=True)
-        drain.start()
-        stdout = chan.makefile("rb")
-        try:
-            yield stdout
-            while stdout.read(65536):  # let the command finish if the caller stopped early
-                pass
-            code = chan.recv_exit_status()
-        except BaseException:
-            send_signal(chan, "KILL")
-            chan.close()
-            raise
-        drain.join()  # stdout's EOF closed stderr's buffer too: its reader is finishing
-        chan.close()
+        with self._channel(command) as chan:
+            shutdown_write(chan)
+            err = io.BytesIO()
+            errf = chan.makefile_stderr("rb")
+            drain = threading.Thread(target=lambda: err.write(errf.read()), daemon=True)
+            drain.start()
+            stdout = chan.makefile("rb")
+            try:
+                yield stdout
+                while stdout.read(65536):  # let the command finish if the caller stopped early
+                    pass
+                code = chan.recv_exit_status()
+            except BaseException:
+                send_signal(chan, "KILL")
+                raise
+            drain.join()  # stdout's EOF closed stderr's buffer too: its reader is finishing
         Result(
             self.host,
             tuple(parts),
@@ -299,8 +382,10 @@ class SshRunner:
 
     def put(self, local: str | os.PathLike, remote: str) -> None:
         """Copy a local file to the host (SFTP)."""
-        self.connection().put(str(local), remote)
+        with self._sftp_lock:
+            self.connection().put(str(local), remote)
 
     def get(self, remote: str, local: str | os.PathLike) -> None:
         """Copy a file from the host (SFTP)."""
-        self.connection().get(remote, str(local))
+        with self._sftp_lock:
+            self.connection().get(remote, str(local))

@@ -2,7 +2,9 @@
 
 Each run writes a dated executed copy (the run record) and its HTML export next to it, and a
 journal run of kind "notebook". A failing cell is reported in one line: notebook, cell, error.
-Templates stay clean (no outputs); the executed copies carry the outputs.
+Templates stay clean (no outputs); the executed copies carry the outputs. Kernels run headless
+as kernel.py sets them up (private sockets, no interrupt at shutdown), so a timer's log gets no
+third-party warnings.
 """
 
 from __future__ import annotations
@@ -148,6 +150,8 @@ def run_runbook(
     """Execute one notebook against the lab; the run record is `<out>/<UTC stamp>_<name>.ipynb`."""
     import papermill as pm
 
+    from .kernel import headless_kernel
+
     book = book if isinstance(book, Runbook) else Runbook(Path(book).stem, Path(book))
     from ..outfile import ensure_dir
 
@@ -159,10 +163,11 @@ def run_runbook(
     start = time.monotonic()
     with lab.journal.run("notebook", {"notebook": book.name, "parameters": params}) as run:
         try:
-            pm.execute_notebook(
-                str(book.path), str(output), parameters=params, kernel_name=kernel,
-                cwd=str(book.path.parent), progress_bar=False, log_output=False, execution_timeout=timeout,
-            )  # fmt: skip
+            with headless_kernel() as config:
+                pm.execute_notebook(
+                    str(book.path), str(output), parameters=params, kernel_name=kernel, config=config,
+                    cwd=str(book.path.parent), progress_bar=False, log_output=False, execution_timeout=timeout,
+                )  # fmt: skip
         except Exception as exc:  # papermill raises PapermillExecutionError, kernels raise others
             result.status, result.error = "failed", _error_line(exc)
         result.seconds = time.monotonic() - start

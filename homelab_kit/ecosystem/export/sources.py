@@ -95,7 +95,10 @@ SOURCES: dict[str, Callable[[Lab, datetime], list[Metric]]] = {
 def write_textfiles(
     lab: Lab, out: Path, *, now: datetime | None = None, sources: Any = None
 ) -> list[tuple[Path, str]]:
-    """Write homelab_<source>.prom per source plus homelab_export.prom; returns (path, note) pairs."""
+    """Write homelab_<source>.prom per source plus homelab_export.prom; returns (path, note) pairs.
+
+    A note is empty for a file written, else why its source failed (the file keeps its old values).
+    """
     now = now or datetime.now(UTC)
     written: list[tuple[Path, str]] = []
     status: list[Metric] = []
