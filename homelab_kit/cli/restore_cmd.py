@@ -81,11 +81,21 @@ def _finish(report: Any, args: argparse.Namespace, ctx: Any) -> int:
         ctx.print(report.summary_line())
         for check, state in report.checks.items():
             ctx.print(f"  {check}: {state}")
-        if not report.ok:
+        if report.problem_list:
             ctx.print(table(report.problem_list[:200], ["path", "kind", "expected", "found"]))
             if len(report.problem_list) > 200:
                 ctx.print(f"… and {len(report.problem_list) - 200} more (use --json for all)")
+        _print_apps(report.apps, ctx)
     return 0 if report.ok else 1
+
+
+def _print_apps(apps: list[Any], ctx: Any) -> None:
+    """The application checks that are not plainly ok (corrupt, inconsistent, warnings)."""
+    from .output import table
+
+    shown = [a.to_dict() for a in apps if a.status != "ok"]
+    if shown:
+        ctx.print(table(shown, ["status", "service", "kind", "path", "detail"]))
 
 
 def _bad_input(exc: ValueError) -> HomelabError:

@@ -100,7 +100,8 @@ def verify_tree(
     """Compare `target` (restored with restic's layout: target + snapshot path) with the snapshot.
 
     Returns the RestoreReport fields: problem_list, counts, content_files/bytes, checks,
-    verify_seconds. `owners=None` checks owners only when the tree's host user is root.
+    verify_seconds, plus `wal_files` (the snapshot's SQLite `-wal` files, for the app checks).
+    `owners=None` checks owners only when the tree's host user is root.
 
     Everything that can overlap does: `restic ls --json` and `restic dump --archive tar` start at
     once, the restored tree is walked meanwhile, and its files are hashed on all cores while the
@@ -237,4 +238,5 @@ def verify_tree(
         "checks": checks,
         "content": str(spec),
         "verify_seconds": time.monotonic() - start,
+        "wal_files": sorted(p for p in (e.path for e in listing.result()) if p.endswith("-wal")),
     }
