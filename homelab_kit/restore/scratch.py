@@ -188,9 +188,13 @@ def _verified(
         restic, snap["id"], target, paths=sel, content=content, owners=owners, seed=seed,
         progress=progress,
     )  # fmt: skip
-    wal_files = fields.pop("wal_files")
+    listing = fields.pop("snapshot")
     found = check_apps(
-        restic.runner, target, sel or snap["paths"], owning_services(lab, b), wal_files
+        restic.runner,
+        target,
+        sel or snap["paths"],
+        owning_services(lab, b.covers),
+        listing["wal_files"],
     )
     fields["checks"]["applications"] = found.note
     return RestoreReport(

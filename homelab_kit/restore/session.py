@@ -58,12 +58,12 @@ def live_paths(lab: Lab, backup: Backup, snapshot_paths: tuple[str, ...] = ()) -
     return sorted({*snapshot_paths, *dirs, *backup.extra_paths})
 
 
-def owning_services(lab: Lab, backup: Backup) -> list[Service]:
-    """The services whose data a backup holds: on its covered hosts, or still in compose there."""
+def owning_services(lab: Lab, hosts: tuple[str, ...]) -> list[Service]:
+    """The services whose data lives on these hosts: natively, or still in compose there."""
     return [
         s
         for s in lab.services.values()
-        if s.host in backup.covers or (s.migrate_from and s.migrate_from.host in backup.covers)
+        if s.host in hosts or (s.migrate_from and s.migrate_from.host in hosts)
     ]
 
 
