@@ -198,6 +198,47 @@ def chown_step(
     )
 
 
+def mapped_chown_steps(
+    host: str,
+    target: str,
+    user: str,
+    group: str,
+    roots: tuple[str, ...],
+    puid: int | None,
+    pgid: int | None,
+) -> list[Step]:
+    """The container's PUID:PGID handed to the service user with `chown --from`: only the files the
+    container owned change (others keep their owners); without either id, the whole dir (chown_step)."""
+    if puid is None and pgid is None:
+        return [chown_step(host, target, user, group, roots)]
+    steps = []
+    for uid_or_gid, new, test, holder in (
+        (puid, (user, None), ("-uid", "!", "-user"), "user"),
+        (pgid, (None, group), ("-gid", "!", "-group"), "group"),
+    ):
+        if uid_or_gid is None:
+            continue
+        only = str(uid_or_gid) if holder == "user" else f":{uid_or_gid}"
+        g = chown_recursive(target, *new, allowed_roots=roots, only_from=only)
+        name = user if holder == "user" else group
+        left = no_output(("find", "-P", target, test[0], str(uid_or_gid), *test[1:], name,
+                          "-print", "-quit"))  # fmt: skip
+        steps.append(
+            Step(
+                f"chown {target}: container {holder} {uid_or_gid} → {name}",
+                host,
+                g.argv,
+                pre=("id", "-u", user),
+                post=left,
+                destructive=True,
+                guard=g.guard,
+                phase="chown",
+                sudo=True,
+            )
+        )
+    return steps
+
+
 def start_steps(host: str, unit: str, nixos: bool) -> list[Step]:
     """Start (NixOS) or enable --now the unit, then wait until it is active."""
     start = ("systemctl", "start", unit) if nixos else ("systemctl", "enable", "--now", unit)
