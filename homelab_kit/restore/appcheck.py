@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..transport.runner import LocalRunner, Runner
 from . import probe as host_probe
-from .apps import AppCheck, build_checks, summary
+from .apps import AppCheck, build_checks, snapshot_path, summary
 from .compare import within
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ class AppResult:
     apps: list[AppCheck] = field(default_factory=list)
     seconds: float = 0.0
     note: str = ""
+    versions: dict[str, str] = field(default_factory=dict)  # PostgreSQL data dir → its major
 
 
 def probe_source() -> str:
@@ -93,4 +94,9 @@ def check_apps(
             note=f"skipped: no {PYTHON} on {runner.host} (install it to check databases there)",
         )
     apps = build_checks(found["items"], base or "/", service_owner(services), wal_files)
-    return AppResult(apps, time.monotonic() - start, "checked: " + summary(apps))
+    versions = {
+        snapshot_path(i["path"], base or "/"): str(i["version"])
+        for i in found["items"]
+        if i["kind"] == "postgresql" and i.get("version")
+    }
+    return AppResult(apps, time.monotonic() - start, "checked: " + summary(apps), versions)
