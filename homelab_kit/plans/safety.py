@@ -244,6 +244,13 @@ def rm_recursive(path: str, *, allowed_roots: Iterable[str]) -> Guarded:
     return _guarded(["rm", "-r", "-f", "--", path], path, "rm", roots)
 
 
+def clear_dir(path: str, *, allowed_roots: Iterable[str]) -> Guarded:
+    """`find -P path -mindepth 1 -delete`: empty a folder (an allowed root may be emptied, never
+    removed); a symlink met on the way is removed, never followed."""
+    argv = ["find", "-P", path, "-mindepth", "1", "-delete"]
+    return _guarded(argv, path, "emptying a folder", allowed_roots)
+
+
 RSYNC_COPY = ("rsync", "-aHAX", "--numeric-ids")
 
 

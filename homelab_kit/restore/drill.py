@@ -11,7 +11,8 @@ opened (appcheck). The RTO is the wall time from the start to the last check.
 Safety: a target that runs services of the lab (or is HOST itself) is refused unless
 `yes_overwrite`; a destination that already holds data is refused unless `yes_overwrite`, and then
 every such destination must pass `safety.ensure_safe_target` (symlinks resolved on the target) and
-may not touch a state dir of a service the drill does not bring back.
+may not touch a state dir of a service the drill does not bring back; once all have passed, the
+occupied folders are emptied (`safety.clear_dir`), so what is verified is the snapshot alone.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backups.restic import Restic
 from ..errors import ResticError, UnsafePathError
-from ..plans.safety import check_path_syntax, ensure_safe_target
+from ..plans.safety import check_path_syntax, clear_dir, ensure_safe_target
 from .appcheck import check_apps
 from .apps import FAILING, failing
 from .apps import counts as app_counts
@@ -143,6 +144,11 @@ def guard_destinations(
                     f"refusing drill onto {target}: {d} would overwrite {state}, the live state "
                     f"of {name} there"
                 )
+    for d in taken:  # every one agreed: now empty the folders (files restic overwrites itself)
+        if runner.run(["test", "-d", d], timeout=30).ok:
+            guarded = clear_dir(d, allowed_roots=dests)
+            guarded.guard.check(runner)
+            runner.run(list(guarded.argv), timeout=3600).check()
 
 
 def _restore_one(

@@ -143,6 +143,8 @@ class DrillReport:
             detail.append(f"{len(self.problem_list)} difference(s)")
         if failing(self.apps):
             detail.append(f"{len(failing(self.apps))} app check(s) failed")
+        if self.rto_met is False:
+            detail.append("slower than the RTO goal")
         where = self.target + ("" if self.root == "/" else f":{self.root}")
         return (
             f"drill {self.host} → {where}: {verdict}"
