@@ -296,7 +296,8 @@ def service_rows(
                 "files": sum(counts[p]["files"] for p in have),
                 "bytes": sum(counts[p]["bytes"] for p in have),
                 "backup": ", ".join(srcs) or None,
-                "snapshot": ", ".join(by_path[p]["snap"]["id"][:8] for p in have[:1]) or None,
+                "snapshot": ", ".join(sorted({by_path[p]["snap"]["id"][:8] for p in have}))
+                or None,
             }
         )  # fmt: skip
     return rows
