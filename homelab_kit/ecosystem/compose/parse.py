@@ -216,7 +216,7 @@ def _mount(ctx: Ctx, key: str, item: Any, raw: Any, unset: dict[str, list[str]])
     """A volume entry; a bind source built from an unset variable is kept as written, with the
     variable's name (`${UPLOAD_LOCATION}`), so the photo library cannot vanish from a proposal."""
     names = unset.get(key, []) + unset.get(f"{key}.source", [])
-    source = raw_source(raw)
+    source = _raw_source(raw)
     if not (names and source and "$" in source):
         return parse_mount(ctx, key, item)
     if isinstance(item, dict):
@@ -227,7 +227,7 @@ def _mount(ctx: Ctx, key: str, item: Any, raw: Any, unset: dict[str, list[str]])
     return Mount("bind", source, target, ro, tuple(dict.fromkeys(names)))
 
 
-def raw_source(raw: Any) -> str | None:
+def _raw_source(raw: Any) -> str | None:
     """The source part of a volume entry as written, before interpolation (`${X:-a:b}` intact)."""
     if isinstance(raw, dict):
         return None if raw.get("source") is None else str(raw["source"])
