@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CACHE := .cache
 DEMO := data/demo
 RUNTIME_DEBS := restic rsync sqlite3
-TEST_DEBS := openssh-server openssh-client chromium nix-bin acl systemd
+TEST_DEBS := openssh-server openssh-client chromium nix-bin acl systemd postgresql-15
 
 .PHONY: lab test setup setup-test debs debs-test venv venv-test demo lint format bench clean
 

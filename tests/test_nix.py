@@ -70,6 +70,11 @@ def test_file_attribute_maps_hosts_services_and_backups():
     assert rb["extra_paths"] == ["/home/user/docker"]  # service dirs stay derived
     assert rb["keep"] == {"daily": 4, "weekly": 3, "within": "14d"}
     assert rb["schedule"] == "*-*-* 00:01:00"
+    # backupPrepareCommand (the dump before the snapshot) becomes prepare; lint then stays quiet
+    assert rb["prepare"].startswith("sqlite3 /var/lib/vaultwarden/db.sqlite3 '.backup ")
+    assert "prepare" not in r.backups["home"]
+    # services.postgresql.package.version: what a migrated data dir's major must match
+    assert n100["postgresql"] == "16.4" and "postgresql" not in r.hosts["desk"]
     home = r.backups["home"]
     assert (
         home["host"] == "desk"
@@ -87,6 +92,8 @@ def test_printed_toml_loads_as_a_lab_and_derives_the_backup_paths(tmp_path):
     }
     assert ("vaultwarden", "/var/lib/vaultwarden/db.sqlite3") in paths
     assert (None, "/home/user/docker") in paths
+    assert lab.backups["remotebackup"].prepare and lab.hosts["n100"].postgresql == "16.4"
+    assert not [f for f in lab.lint_findings() if "live SQLite" in f["message"]]
     assert lab.services["mealie"].fqdn == "recipes.home.example"
 
 

@@ -65,6 +65,11 @@ def import_compose(args: argparse.Namespace, ctx: Any) -> int:
             raise InventoryError(
                 f"{compose.path}: no service {name!r}; it has {', '.join(compose.services)}"
             )
+    from ..ecosystem.compose.toml import unresolved
+
+    for name in args.service or list(compose.services):
+        for line in unresolved(compose.services[name]):
+            print(f"homelab-kit: warning: {compose.path}: services.{name}: {line}", file=ctx.err)
     ctx.print(
         propose_toml(
             compose,

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # Run kinds homelab_kit records (a kind not recorded yet is still a valid filter).
 KINDS = (
-    "backup", "deploy", "migrate", "notebook", "plan", "restore-in-place", "restore-test",
+    "backup", "deploy", "drill", "migrate", "notebook", "plan", "restore-in-place", "restore-test",
     "verify-restore",
 )  # fmt: skip
 

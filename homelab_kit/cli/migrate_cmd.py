@@ -1,4 +1,7 @@
-"""`homelab-kit migrate plan|apply SERVICE` (and registers `homelab-kit import compose`)."""
+"""`homelab-kit migrate plan|apply SERVICE` (and registers `homelab-kit import compose`).
+
+Both first look at the source: its databases and configs must open (exit 1 when one is corrupt;
+`apply` then refuses to run), and a PostgreSQL data dir's major must suit the target."""
 
 from __future__ import annotations
 
@@ -51,16 +54,39 @@ def _migratable(lab: Any, name: str) -> None:
         )
 
 
+def _source_check(lab: Any, service: str, ctx: Any) -> Any:
+    """The source's app checks, or None (with a warning) when the source cannot be reached."""
+    from ..errors import ExecError
+    from ..migrate.precheck import check_source
+
+    try:
+        return check_source(lab, service)
+    except ExecError as exc:
+        print(f"homelab-kit: warning: could not check the source's apps: {exc}", file=ctx.err)
+        return None
+
+
 def plan_cmd(args: argparse.Namespace, ctx: Any) -> int:
     from ..migrate.planner import plan_migration
 
     _migratable(ctx.lab(), args.service)
     plan = plan_migration(ctx.lab(), args.service)
+    source = _source_check(ctx.lab(), args.service, ctx)
     if args.json:
-        ctx.print(to_json(plan.to_dict()))
+        data = plan.to_dict()
+        if source is not None:
+            data["source_checks"] = {
+                "host": source.host,
+                "ok": source.ok,
+                "apps": [a.to_dict() for a in source.apps],
+                "warnings": source.warnings,
+            }
+        ctx.print(to_json(data))
     else:
         _print_plan(plan, ctx)
-    return 0
+        for line in source.lines() if source is not None else ():
+            ctx.print(line)
+    return 0 if source is None or source.ok else 1
 
 
 def apply_cmd(args: argparse.Namespace, ctx: Any) -> int:
@@ -70,10 +96,18 @@ def apply_cmd(args: argparse.Namespace, ctx: Any) -> int:
     lab = ctx.lab()
     _migratable(lab, args.service)
     plan = plan_migration(lab, args.service)
+    source = _source_check(lab, args.service, ctx)
     if not args.yes:
         _print_plan(plan, ctx)
         ctx.print("\nnothing done: review the plan above, then re-run with --yes")
         return 2
+    if source is not None and not source.ok:
+        for line in source.lines():
+            ctx.print(line)
+        ctx.print(
+            f"\nnothing done: a database or config of {args.service} on {source.host} does not open"
+        )
+        return 1
     outcomes = execute(plan, lab, progress=not args.no_progress)
     done = sum(o.status == "ok" for o in outcomes)
     skipped = sum(o.status == "skipped" for o in outcomes)

@@ -90,6 +90,8 @@ def _host(name: str, t: dict[str, Any], root: Path) -> Host:
         fields["identity_file"] = Path(_abs(root, fields["identity_file"]))
     if "compose_dir" in fields and fields.get("transport") == "local":
         fields["compose_dir"] = _abs(root, fields["compose_dir"])
+    if "rto" in fields:
+        fields["rto"] = parse_duration(fields["rto"])
     return Host(name=name, **fields)
 
 
@@ -125,7 +127,7 @@ def _backup(name: str, t: dict[str, Any], host_path: Any) -> Backup:
     for key in ("password_file", "environment_file"):
         if key in fields:
             fields[key] = host_path(host, fields[key])
-    for key in ("covers", "extra_paths", "exclude", "tags"):
+    for key in ("covers", "extra_paths", "exclude", "tags", "stop_services"):
         if key in fields:
             fields[key] = tuple(fields[key])
     fields["covers"] = fields.get("covers") or (host,)

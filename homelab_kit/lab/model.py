@@ -48,6 +48,10 @@ class Host:
     flake: str | None = None
     build_host: str | None = None
     description: str = ""
+    rto: timedelta | None = None  # the recovery time objective a drill is measured against
+    postgresql: str | None = (
+        None  # the PostgreSQL version the host runs (NixOS services.postgresql)
+    )
 
     def matches(self, tag: str) -> bool:
         """`@tag` selects hosts with that role or that os."""
@@ -115,6 +119,8 @@ class Backup:
     tags: tuple[str, ...] = ()
     environment_file: str | None = None
     description: str = ""
+    prepare: str | None = None  # the dump command the backup job runs first (backupPrepareCommand)
+    stop_services: tuple[str, ...] = ()  # services the backup job stops around the snapshot
     restore_test_every: timedelta | None = None  # else [watch].restore_test_every
 
     @property

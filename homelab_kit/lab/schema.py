@@ -210,6 +210,8 @@ HOST_KEYS: Spec = {
     "flake": (text, False),
     "build_host": (text, False),
     "description": (text, False),
+    "rto": (duration, False),
+    "postgresql": (text, False),
 }
 SERVICE_KEYS: Spec = {
     "host": (name, True),
@@ -248,6 +250,8 @@ BACKUP_KEYS: Spec = {
     "tags": (strings, False),
     "environment_file": (text, False),
     "description": (text, False),
+    "prepare": (text, False),
+    "stop_services": (strings, False),
     "restore_test_every": (duration, False),
 }
 NOTIFY_KEYS: Spec = {
@@ -358,6 +362,13 @@ def _check_references(doc: dict[str, Any], problems: list[str]) -> None:
         ref(f"backups.{bname}.host", b.get("host"))
         for i, c in enumerate(b.get("covers", ())):
             ref(f"backups.{bname}.covers[{i}]", c)
+        for i, name in enumerate(b.get("stop_services", ())):
+            if name not in doc["services"]:
+                hint = difflib.get_close_matches(name, list(doc["services"]), n=1)
+                extra = f' (did you mean "{hint[0]}"?)' if hint else ""
+                problems.append(
+                    f'backups.{bname}.stop_services[{i}]: unknown service "{name}"{extra}'
+                )
         if ("password_file" in b) == ("password_command" in b):
             problems.append(
                 f"backups.{bname}: set exactly one of password_file or password_command"

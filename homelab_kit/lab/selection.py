@@ -36,6 +36,12 @@ class Selection(Mapping[str, T], Generic[T]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
 
+    def __contains__(self, key: object) -> bool:  # `in` and get() answer, never raise
+        return key in self._items
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._items.get(key, default)
+
     def __len__(self) -> int:
         return len(self._items)
 

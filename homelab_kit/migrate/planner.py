@@ -4,7 +4,10 @@
 preflight (source dirs exist, free space, the service user), stop the container, a restic snapshot of
 the (now quiet) source, deploy/enable, copy each source dir into its state dir (rsync, guarded
 `--delete`), a checksum verification, the guarded scoped `chown -R`, start, verify (unit, port,
-health), coverage by a backup and a snapshot after. The source is never deleted.
+health), coverage by a backup and a snapshot after. The source is never deleted. The chown maps
+the container's PUID:PGID to the service user (`chown --from`), so files the container did not own
+keep their owners. A source that is still an unresolved compose variable (`${UPLOAD_LOCATION}`, a
+`# CHECK:` of `import compose`) is refused: the data behind it would be left behind.
 
 Why the order differs a little from a hand-written runbook: the container is stopped *before* the
 pre-migration snapshot so the snapshot of its SQLite files is consistent (stopping changes no data);
@@ -15,17 +18,18 @@ copy and the freshly started (empty) unit is stopped again while its state dirs 
 from __future__ import annotations
 
 import posixpath
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ..errors import PlanError
+from ..errors import InventoryError, PlanError
 from ..plans.plan import Plan, Step
 from ..plans.safety import PROTECTED_PATHS, ensure_safe_target
 from .steps import (
     answer_steps,
-    chown_step,
     copy_steps,
     free_space_step,
+    mapped_chown_steps,
     nixos_deploy_steps,
     pick_backups,
     rsync_source,
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     from ..lab.model import Lab, Service
 
 SYSTEM_SOURCES = ("/etc", "/dev", "/proc", "/sys", "/run", "/var/run", "/usr")  # and "/tmp" itself
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def migratable_services(lab: Lab) -> list[str]:
@@ -88,6 +93,14 @@ def migration_paths(
         raise PlanError(f"services.{service.name}: no migrate_from table; nothing to migrate")
     if mf.paths:
         pairs = list(mf.paths.items())
+        for source, _ in pairs:
+            names = _VARIABLE.findall(source) if "${" in source else []
+            if names:
+                raise InventoryError(
+                    f"services.{service.name}.migrate_from.paths: {source!r} still holds the compose "
+                    f"variable {', '.join(names)} (a `# CHECK:` of `import compose`); write the real "
+                    "source folder, or the data behind it would be left behind"
+                )
     else:
         compose = compose or fetch_compose(lab, service)
         name = mf.compose_service or service.name
@@ -95,6 +108,13 @@ def migration_paths(
             raise PlanError(
                 f"{mf.compose_file}: no compose service {name!r} (has {', '.join(compose.services)}); "
                 f"set services.{service.name}.migrate_from.compose_service"
+            )
+        unset = [v for m in compose.services[name].binds if not m.read_only for v in m.unset]
+        if unset:
+            raise InventoryError(
+                f"{mf.compose_file}: compose service {name!r} mounts a folder from the unset "
+                f"variable {', '.join(dict.fromkeys(unset))}; set it in the .env beside the file, "
+                f"or map the folder in services.{service.name}.migrate_from.paths"
             )
         binds = [
             m.source
@@ -138,7 +158,14 @@ def plan_migration(
     for d in roots:
         ensure_safe_target(d, operation="migration target", allowed_roots=roots)
     user, group = svc.user or service, svc.group or svc.user or service
+    if compose is None and not mf.paths:
+        compose = fetch_compose(lab, svc)
     pairs = migration_paths(lab, svc, compose)
+    puid, pgid = mf.puid, mf.pgid
+    inside = compose.services.get(mf.compose_service or service) if compose else None
+    if inside is not None:  # `user:` or PUID/PGID in the compose file, unless lab.toml says
+        puid = inside.puid if puid is None else puid
+        pgid = inside.pgid if pgid is None else pgid
     now = now or datetime.now(UTC)
     nixos = tgt.os == "nixos"
     steps: list[Step] = []
@@ -191,9 +218,14 @@ def plan_migration(
     for s, t in pairs:
         steps += copy_steps(tgt.name, s, *links[s], t, roots)
     steps += [verify_copy_step(tgt.name, s, *links[s], t) for s, t in pairs]
-    puid = f" (container {mf.puid}:{mf.pgid})" if mf.puid is not None else ""
     for t in dict.fromkeys(t for _, t in pairs):
-        steps.append(chown_step(tgt.name, t, user, group, roots, puid))
+        steps += mapped_chown_steps(tgt.name, t, user, group, roots, puid, pgid)
+    if puid is not None or pgid is not None:
+        notes.append(
+            f"chown --from maps the container's {puid if puid is not None else '-'}:"
+            f"{pgid if pgid is not None else '-'} to {user}:{group}; files it did not own keep "
+            "their owners"
+        )
     if unit:
         steps += start_steps(tgt.name, unit, nixos)
     else:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import PlanError
 from ..plans.plan import Step, no_output, script
-from ..plans.safety import chown_recursive, rsync_mirror
+from ..plans.safety import Guarded, chown_recursive, rsync_mirror
 
 if TYPE_CHECKING:
     from ..lab.model import Backup, Host, Lab
@@ -178,6 +178,11 @@ def verify_copy_step(host: str, source: str, spec: str, opts: list[str], target:
     )
 
 
+def _chown(host: str, title: str, g: Guarded, user: str, post: tuple[str, ...]) -> Step:
+    return Step(title, host, g.argv, pre=("id", "-u", user), post=post, destructive=True,
+                guard=g.guard, phase="chown", sudo=True)  # fmt: skip
+
+
 def chown_step(
     host: str, target: str, user: str, group: str, roots: tuple[str, ...], note: str = ""
 ) -> Step:
@@ -185,17 +190,39 @@ def chown_step(
     g = chown_recursive(target, user, group, allowed_roots=roots)
     others = ("(", "!", "-user", user, "-o", "!", "-group", group, ")")
     owned = no_output(("find", "-P", target, *others, "-print", "-quit"))
-    return Step(
-        f"chown {target} to {user}:{group}{note}",
-        host,
-        g.argv,
-        pre=("id", "-u", user),
-        post=owned,
-        destructive=True,
-        guard=g.guard,
-        phase="chown",
-        sudo=True,
-    )
+    return _chown(host, f"chown {target} to {user}:{group}{note}", g, user, owned)
+
+
+def mapped_chown_steps(
+    host: str,
+    target: str,
+    user: str,
+    group: str,
+    roots: tuple[str, ...],
+    puid: int | None,
+    pgid: int | None,
+) -> list[Step]:
+    """The container's PUID:PGID handed to the service user with `chown --from`: only the files the
+    container owned change (others keep their owners); without either id, the whole dir (chown_step).
+    Each is done once `find` sees no file of that container id left."""
+    if puid is None and pgid is None:
+        return [chown_step(host, target, user, group, roots)]
+    steps = []
+    if puid is not None:
+        g = chown_recursive(target, user, None, allowed_roots=roots, only_from=str(puid))
+        left = no_output(
+            ("find", "-P", target, "-uid", str(puid), "!", "-user", user, "-print", "-quit")
+        )
+        steps.append(_chown(host, f"chown {target}: container user {puid} → {user}", g, user, left))
+    if pgid is not None:
+        g = chown_recursive(target, None, group, allowed_roots=roots, only_from=f":{pgid}")
+        left = no_output(
+            ("find", "-P", target, "-gid", str(pgid), "!", "-group", group, "-print", "-quit")
+        )
+        steps.append(
+            _chown(host, f"chown {target}: container group {pgid} → {group}", g, user, left)
+        )
+    return steps
 
 
 def start_steps(host: str, unit: str, nixos: bool) -> list[Step]:

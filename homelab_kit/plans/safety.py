@@ -206,11 +206,26 @@ def _owner(name: str | int, what: str) -> str:
 
 
 def chown_recursive(
-    path: str, user: str | int, group: str | int, *, allowed_roots: Iterable[str]
+    path: str,
+    user: str | int | None,
+    group: str | int | None,
+    *,
+    allowed_roots: Iterable[str],
+    only_from: str | None = None,
 ) -> Guarded:
-    """`chown -R -h -P user:group -- path`: never follows a symlink, never leaves `path`."""
-    owner = f"{_owner(user, 'user')}:{_owner(group, 'group')}"
+    """`chown -R -h -P [--from=UID:GID] user:group -- path`: never follows a symlink, never leaves
+    `path`. With `only_from` (numeric "1026", ":100" or "1026:100") only what that owner holds
+    changes: a container's PUID/PGID mapped to the service user, everything else kept."""
+    if user is None and group is None:
+        raise UnsafePathError("refusing chown: neither a user nor a group given")
+    owner = ("" if user is None else _owner(user, "user")) + (
+        "" if group is None else ":" + _owner(group, "group")
+    )
     argv = ["chown", "-R", "-h", "-P", owner, "--", path]
+    if only_from is not None:
+        if not re.fullmatch(r"\d+(:\d+)?|:\d+", only_from):
+            raise UnsafePathError(f"refusing chown: --from {only_from!r} is not UID[:GID] or :GID")
+        argv.insert(4, f"--from={only_from}")
     return _guarded(argv, path, "recursive chown", allowed_roots)
 
 
@@ -227,6 +242,13 @@ def rm_recursive(path: str, *, allowed_roots: Iterable[str]) -> Guarded:
     if path in roots:
         raise _refuse(path, "rm", "it is an allowed root itself; remove its contents instead")
     return _guarded(["rm", "-r", "-f", "--", path], path, "rm", roots)
+
+
+def clear_dir(path: str, *, allowed_roots: Iterable[str]) -> Guarded:
+    """`find -P path -mindepth 1 -delete`: empty a folder (an allowed root may be emptied, never
+    removed); a symlink met on the way is removed, never followed."""
+    argv = ["find", "-P", path, "-mindepth", "1", "-delete"]
+    return _guarded(argv, path, "emptying a folder", allowed_roots)
 
 
 RSYNC_COPY = ("rsync", "-aHAX", "--numeric-ids")

@@ -15,9 +15,18 @@ from typing import TYPE_CHECKING, Any
 from ..backups.restic import Restic
 from ..errors import HomelabError, UnsafePathError
 from ..plans.safety import check_path_syntax, resolve_on_host
+from .appcheck import check_apps
+from .apps import failing
 from .compare import normalise_paths, within
 from .report import RestoreReport
-from .session import live_paths, open_snapshot, record_report, restic_version, restore_argv
+from .session import (
+    live_paths,
+    open_snapshot,
+    owning_services,
+    record_report,
+    restic_version,
+    restore_argv,
+)
 from .verify import verify_tree
 
 if TYPE_CHECKING:
@@ -109,7 +118,7 @@ def restore_test(
     try:
         res = restic.run(*restore_argv(snap["id"], target, sel), what=f"restore {snap['short_id']}")
         report = _verified(
-            restic, b, snap, target, sel, content, owners, seed, progress,
+            lab, restic, b, snap, target, sel, content, owners, seed, progress,
             restore_seconds=res.duration, kept=keep,
         )  # fmt: skip
         steps = [
@@ -123,8 +132,14 @@ def restore_test(
             dict(
                 name="verify",
                 host=b.host,
-                status="ok" if report.ok else "problems",
+                status="problems" if report.problem_list else "ok",
                 data={"seconds": report.verify_seconds, "problems": report.counts},
+            ),
+            dict(
+                name="applications",
+                host=b.host,
+                status="problems" if failing(report.apps) else "ok",
+                data={"seconds": report.app_seconds, "apps": report.to_dict()["app_counts"]},
             ),
         ]
     except BaseException as exc:
@@ -156,6 +171,7 @@ def _params(b: Backup, snapshot: str, sel: Any, target: str, content: str) -> di
 
 
 def _verified(
+    lab: Lab,
     restic: Restic,
     b: Backup,
     snap: dict[str, Any],
@@ -167,11 +183,20 @@ def _verified(
     progress: bool,
     **extra: Any,
 ) -> RestoreReport:
-    """Verify `target` against the snapshot and wrap the findings in a report."""
+    """Verify `target` against the snapshot, check its applications, wrap it all in a report."""
     fields = verify_tree(
         restic, snap["id"], target, paths=sel, content=content, owners=owners, seed=seed,
         progress=progress,
     )  # fmt: skip
+    listing = fields.pop("snapshot")
+    found = check_apps(
+        restic.runner,
+        target,
+        sel or snap["paths"],
+        owning_services(lab, b.covers),
+        listing["wal_files"],
+    )
+    fields["checks"]["applications"] = found.note
     return RestoreReport(
         backup=b.name,
         host=b.host,
@@ -180,6 +205,8 @@ def _verified(
         target=target,
         paths=sel,
         restic_version=restic_version(restic),
+        apps=found.apps,
+        app_seconds=found.seconds,
         **extra,
         **fields,
     )
@@ -206,7 +233,7 @@ def verify_restore(
         )
     sel = normalise_paths(paths)
     report = _verified(
-        restic, b, snap, target, sel, content, owners, seed, progress, kind="verify-restore"
+        lab, restic, b, snap, target, sel, content, owners, seed, progress, kind="verify-restore"
     )
     params = _params(b, snapshot, sel, target, content)
     record_report(lab, report, params, [])

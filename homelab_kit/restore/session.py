@@ -15,7 +15,7 @@ from ..errors import HomelabError
 from .report import JOURNAL_PROBLEMS, RestoreReport
 
 if TYPE_CHECKING:
-    from ..lab.model import Backup, Lab
+    from ..lab.model import Backup, Lab, Service
     from ..transport.runner import Runner
 
 PATTERN_CHARS = re.compile(r"([\\*?\[])")
@@ -56,6 +56,15 @@ def live_paths(lab: Lab, backup: Backup, snapshot_paths: tuple[str, ...] = ()) -
     """Where the backed-up data lives: the snapshot's paths, covered state dirs and extra paths."""
     dirs = [d for s in lab.covered_services(backup) for d in s.state_dirs]
     return sorted({*snapshot_paths, *dirs, *backup.extra_paths})
+
+
+def owning_services(lab: Lab, hosts: tuple[str, ...]) -> list[Service]:
+    """The services whose data lives on these hosts: natively, or still in compose there."""
+    return [
+        s
+        for s in lab.services.values()
+        if s.host in hosts or (s.migrate_from and s.migrate_from.host in hosts)
+    ]
 
 
 def restore_argv(snapshot_id: str, target: str, paths: tuple[str, ...] | None) -> list[str]:

@@ -6,6 +6,9 @@ cores hash). `HostTree` reads a tree on any host through its Runner: one `find -
 metadata and `sha256sum` fanned out with `xargs -P` for the bytes, so nothing but hashes crosses the
 network. Both start hashing when asked (`start_hashes`) and hand the results over at `hashes()`, so
 the restored copy is hashed while the snapshot's copy streams (dump_hash).
+
+A `scope` (snapshot paths) limits the walk to those paths and their parent folders, for a restore
+into a tree that holds more than the restore: a drill into a host's own `/`.
 """
 
 from __future__ import annotations
@@ -43,6 +46,29 @@ _FIND_TYPES = {
 }
 _FIND_FORMAT = "%y\\0%s\\0%m\\0%U\\0%G\\0%T@\\0%l\\0%P\\0"
 _HASH_SCRIPT = 'cd -- "$1" && exec xargs -0 -r -n 256 -P "$2" sha256sum -z --'
+# $1 the tree, $2 the find format, $3 how many of the rest are parents (listed, not walked)
+_SCOPED_FIND = r"""cd -- "$1" || exit 2
+fmt=$2 n=$3 i=0 rc=0
+shift 3
+for p do
+  i=$((i + 1))
+  if [ -e "$p" ] || [ -L "$p" ]; then
+    if [ "$i" -le "$n" ]; then find "$p" -maxdepth 0 -printf "$fmt" || rc=$?
+    else find "$p" -printf "$fmt" || rc=$?; fi
+  fi
+done
+exit $rc
+"""
+
+
+def parents(scope: Iterable[str]) -> list[str]:
+    """The folders above the scoped paths ("/a/b/c" → "/a", "/a/b"), outside the scope itself."""
+    paths = set(scope)
+    out = set()
+    for p in paths:
+        while (p := os.path.dirname(p)) not in ("/", ""):
+            out.add(p)
+    return sorted(out - paths)
 
 
 def hash_file(path: str) -> str:
@@ -97,8 +123,12 @@ def _stat_entry(path: str, st: os.stat_result) -> Entry:
 class LocalTree:
     """A restored tree on this machine."""
 
-    def __init__(self, target: str, workers: int | None = None) -> None:
+    def __init__(
+        self, target: str, workers: int | None = None, scope: Iterable[str] | None = None
+    ) -> None:
         self.target = target.rstrip("/") or "/"
+        self.base = "" if self.target == "/" else self.target  # base + snapshot path = real path
+        self.scope = None if scope is None else sorted(set(scope))
         self.workers = workers or os.cpu_count() or 2
         self._pool: ThreadPoolExecutor | None = None
         self._jobs: list[Future[dict[str, str | Exception]]] = []
@@ -107,12 +137,29 @@ class LocalTree:
         return os.geteuid() == 0
 
     def scan(self) -> dict[str, Entry]:
-        """Every node below the target, keyed by its path inside the snapshot."""
+        """Every node below the target (or in the scope), keyed by its path inside the snapshot."""
         out: dict[str, Entry] = {}
-        stack = [""]
+        if self.scope is None:
+            self._walk("", out)
+            return out
+        for path in [*parents(self.scope), *self.scope]:
+            try:
+                st = os.lstat(self.base + path)
+            except FileNotFoundError:
+                continue
+            entry = _stat_entry(path, st)
+            if entry.type == "symlink":
+                entry = _with_target(entry, os.readlink(self.base + path))
+            out[path] = entry
+            if entry.type == "dir" and path in self.scope:
+                self._walk(path, out)
+        return out
+
+    def _walk(self, top: str, out: dict[str, Entry]) -> None:
+        stack = [top]
         while stack:
             rel = stack.pop()
-            with os.scandir(self.target + rel or "/") as it:
+            with os.scandir(self.base + rel or "/") as it:
                 for de in it:
                     path = f"{rel}/{de.name}"
                     st = de.stat(follow_symlinks=False)
@@ -122,14 +169,13 @@ class LocalTree:
                     elif entry.type == "dir":
                         stack.append(path)
                     out[path] = entry
-        return out
 
     def start_hashes(self, paths: Iterable[str], sizes: dict[str, int] | None = None) -> None:
         """Start hashing these files (snapshot paths) on all cores; `sizes` helps batching."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="verify-hash")
         for batch in _batches(paths, sizes):
-            self._jobs.append(self._pool.submit(_hash_batch, self.target, batch))
+            self._jobs.append(self._pool.submit(_hash_batch, self.base, batch))
 
     def hashes(self) -> dict[str, str | Exception]:
         """path → hex digest, or the OSError that stopped reading it."""
@@ -155,7 +201,8 @@ def _with_target(entry: Entry, target: str) -> Entry:
 
 
 def parse_find(output: bytes) -> dict[str, Entry]:
-    """`find T -mindepth 1 -printf _FIND_FORMAT` → entries keyed by snapshot path."""
+    """`find T -mindepth 1 -printf _FIND_FORMAT` → entries keyed by snapshot path (the scoped
+    form prints `%p` from inside T: `./a/b`)."""
     fields = output.split(b"\0")
     out: dict[str, Entry] = {}
     for i in range(0, len(fields) - 7, 8):
@@ -164,7 +211,7 @@ def parse_find(output: bytes) -> dict[str, Entry]:
         )
         kind = _FIND_TYPES.get(y, "irregular")
         sec, _, frac = mtime.partition(".")
-        path = "/" + rel
+        path = "/" + rel.removeprefix("./")
         out[path] = Entry(
             path=path,
             type=kind,
@@ -181,9 +228,12 @@ def parse_find(output: bytes) -> dict[str, Entry]:
 class HostTree:
     """A restored tree on any host, read with find and sha256sum through its Runner."""
 
-    def __init__(self, runner: Runner, target: str, workers: int = 4) -> None:
+    def __init__(
+        self, runner: Runner, target: str, workers: int = 4, scope: Iterable[str] | None = None
+    ) -> None:
         self.runner = runner
         self.target = target.rstrip("/") or "/"
+        self.scope = None if scope is None else sorted(set(scope))
         self.workers = workers
         self._wanted: list[str] = []
         self._thread: threading.Thread | None = None
@@ -194,6 +244,11 @@ class HostTree:
 
     def scan(self) -> dict[str, Entry]:
         argv = ["find", self.target, "-mindepth", "1", "-printf", _FIND_FORMAT]
+        if self.scope is not None:
+            above = parents(self.scope)
+            fmt = _FIND_FORMAT.replace("%P", "%p")
+            argv = ["sh", "-c", _SCOPED_FIND, "sh", self.target, fmt, str(len(above))]
+            argv += ["." + p for p in [*above, *self.scope]]
         with self.runner.stream(argv) as out:
             return parse_find(out.read())
 

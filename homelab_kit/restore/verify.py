@@ -25,6 +25,7 @@ from .compare import (
     pick_sample,
     select,
     symlink_targets_from_long_listing,
+    within,
 )
 from .dump_hash import PER_CALL_SECONDS, Cancelled, dump_files, per_file_is_cheaper, stream_dump
 from .tree import HostTree, LocalTree
@@ -33,9 +34,13 @@ if TYPE_CHECKING:
     from ..backups.restic import Restic
 
 
-def tree_for(runner: Runner, target: str) -> LocalTree | HostTree:
+def tree_for(
+    runner: Runner, target: str, scope: tuple[str, ...] | None = None
+) -> LocalTree | HostTree:
     """Read a local tree directly (fast, threaded); anything else through its runner."""
-    return LocalTree(target) if isinstance(runner, LocalRunner) else HostTree(runner, target)
+    if isinstance(runner, LocalRunner):
+        return LocalTree(target, scope=scope)
+    return HostTree(runner, target, scope=scope)
 
 
 def snapshot_entries(restic: Restic, snapshot_id: str) -> list[Entry]:
@@ -100,7 +105,9 @@ def verify_tree(
     """Compare `target` (restored with restic's layout: target + snapshot path) with the snapshot.
 
     Returns the RestoreReport fields: problem_list, counts, content_files/bytes, checks,
-    verify_seconds. `owners=None` checks owners only when the tree's host user is root.
+    verify_seconds, plus `snapshot`: what the listing tells the app checks and the drill (the
+    snapshot's SQLite `-wal` files, and the node counts under each selected path).
+    `owners=None` checks owners only when the tree's host user is root.
 
     Everything that can overlap does: `restic ls --json` and `restic dump --archive tar` start at
     once, the restored tree is walked meanwhile, and its files are hashed on all cores while the
@@ -237,4 +244,11 @@ def verify_tree(
         "checks": checks,
         "content": str(spec),
         "verify_seconds": time.monotonic() - start,
+        "snapshot": {
+            "wal_files": sorted(e.path for e in listing.result() if e.path.endswith("-wal")),
+            "path_counts": {
+                p: count_nodes({k: e for k, e in expected.items() if within(k, p)})
+                for p in paths or ()
+            },
+        },
     }

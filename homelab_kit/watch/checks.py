@@ -95,7 +95,11 @@ def restore_runs(lab: Lab) -> list[dict[str, Any]]:
     for kind in RESTORE_KINDS:
         for run in lab.journal.runs(kind):
             s = run["summary"] or {}
-            for backup in s.get("backups") or [s.get("backup") or run["parameters"].get("backup")]:
+            if kind == "drill":  # a drill restores from each backup it used
+                used = [x["backup"] for x in s.get("sources", []) if x.get("status") == "used"]
+            else:
+                used = [s.get("backup") or run["parameters"].get("backup")]
+            for backup in used:
                 out.append(
                     {
                         "backup": backup,

@@ -73,11 +73,13 @@ class ComposeService:
 
     @property
     def puid(self) -> int | None:
-        return _first_int(self.environment, ("PUID", "USER_UID", "UID")) or _user_part(self.user, 0)
+        keys = ("PUID", "USER_UID", "USERMAP_UID", "UID")  # USERMAP_*: paperless-ngx
+        return _first_int(self.environment, keys) or _user_part(self.user, 0)
 
     @property
     def pgid(self) -> int | None:
-        return _first_int(self.environment, ("PGID", "USER_GID", "GID")) or _user_part(self.user, 1)
+        keys = ("PGID", "USER_GID", "USERMAP_GID", "GID")
+        return _first_int(self.environment, keys) or _user_part(self.user, 1)
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,17 @@ def _user_part(user: str | None, index: int) -> int | None:
 _VAR = re.compile(r"\$(?:\$|\{(?P<braced>[^}]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
 
 
-def interpolate(text: str, env: Mapping[str, str], warnings: list[str], where: str) -> str:
-    """Compose's `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?err}`, `$VAR` and `$$`."""
+def interpolate(
+    text: str,
+    env: Mapping[str, str],
+    warnings: list[str],
+    where: str,
+    missing: dict[str, list[str]] | None = None,
+) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?err}`, `$VAR` and `$$`.
+
+    A variable that is not set (and has no default) becomes "" as in compose, with a warning;
+    `missing` collects its name under `where`, so a mount built from it is not silently lost."""
 
     def sub(match: re.Match) -> str:
         if match.group(0) == "$$":
@@ -133,20 +144,26 @@ def interpolate(text: str, env: Mapping[str, str], warnings: list[str], where: s
             return "" if unset else arg
         if value is None:
             warnings.append(f"{where}: variable {name} is not set; using an empty string")
+            if missing is not None:
+                missing.setdefault(where, []).append(name)
             return ""
         return value
 
     return _VAR.sub(sub, text)
 
 
-def _interpolate_tree(node: Any, env: Mapping[str, str], warnings: list[str], where: str) -> Any:
+def _interpolate_tree(
+    node: Any, env: Mapping[str, str], warnings: list[str], where: str, unset: dict
+) -> Any:
     if isinstance(node, str):
-        return interpolate(node, env, warnings, where)
+        return interpolate(node, env, warnings, where, unset)
     if isinstance(node, list):
-        return [_interpolate_tree(v, env, warnings, f"{where}[{i}]") for i, v in enumerate(node)]
+        return [
+            _interpolate_tree(v, env, warnings, f"{where}[{i}]", unset) for i, v in enumerate(node)
+        ]
     if isinstance(node, dict):
         return {
-            k: _interpolate_tree(v, env, warnings, f"{where}.{k}" if where else str(k))
+            k: _interpolate_tree(v, env, warnings, f"{where}.{k}" if where else str(k), unset)
             for k, v in node.items()
         }
     return node
@@ -157,12 +174,15 @@ def _project_name(path: str, data: Mapping[str, Any]) -> str:
     return re.sub(r"[^a-z0-9_-]", "", name.lower())
 
 
-def _service(ctx: Ctx, name: str, spec: Any, read_file: Any) -> ComposeService:
+def _service(
+    ctx: Ctx, name: str, spec: Any, read_file: Any, raw: Any, unset: dict[str, list[str]]
+) -> ComposeService:
     key = f"services.{name}"
     if not isinstance(spec, dict):
         raise ctx.error(key, "expected a mapping")
+    raw_volumes = (raw.get("volumes") if isinstance(raw, dict) else None) or []
     mounts = tuple(
-        parse_mount(ctx, f"{key}.volumes[{i}]", v)
+        _mount(ctx, f"{key}.volumes[{i}]", v, raw_volumes[i] if i < len(raw_volumes) else v, unset)
         for i, v in enumerate(listify(ctx, f"{key}.volumes", spec.get("volumes")))
     )
     ports = tuple(
@@ -190,6 +210,38 @@ def _service(ctx: Ctx, name: str, spec: Any, read_file: Any) -> ComposeService:
         user=None if user is None else str(user),
         depends_on=tuple(str(d) for d in deps),
     )
+
+
+def _mount(ctx: Ctx, key: str, item: Any, raw: Any, unset: dict[str, list[str]]) -> Mount:
+    """A volume entry; a bind source built from an unset variable is kept as written, with the
+    variable's name (`${UPLOAD_LOCATION}`), so the photo library cannot vanish from a proposal."""
+    names = unset.get(key, []) + unset.get(f"{key}.source", [])
+    source = _raw_source(raw)
+    if not (names and source and "$" in source):
+        return parse_mount(ctx, key, item)
+    if isinstance(item, dict):
+        target, ro = str(item.get("target", "")), bool(item.get("read_only", False))
+    else:
+        target, _, mode = raw[len(source) + 1 :].partition(":")
+        ro = "ro" in mode.split(",")
+    return Mount("bind", source, target, ro, tuple(dict.fromkeys(names)))
+
+
+def _raw_source(raw: Any) -> str | None:
+    """The source part of a volume entry as written, before interpolation (`${X:-a:b}` intact)."""
+    if isinstance(raw, dict):
+        return None if raw.get("source") is None else str(raw["source"])
+    if not isinstance(raw, str):
+        return None
+    depth = 0
+    for i, ch in enumerate(raw):
+        if raw.startswith("${", i):
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+        elif ch == ":" and not depth:
+            return raw[:i]
+    return None
 
 
 def _read_local(path: str) -> str | None:
@@ -225,8 +277,10 @@ def parse_compose(
     if env is None:
         env = {**parse_env_file(read_file(posixpath.join(ctx.folder, ".env")) or ""), **os.environ}
     warnings: list[str] = []
+    unset: dict[str, list[str]] = {}
+    raw_data = data
     try:
-        data = _interpolate_tree(data, env, warnings, "")
+        data = _interpolate_tree(data, env, warnings, "", unset)
     except InventoryError as exc:
         raise InventoryError(f"{path}: {exc}") from None
     warnings = [f"{path}: {w}" for w in warnings]
@@ -236,7 +290,11 @@ def parse_compose(
     volumes = data.get("volumes") or {}
     if not isinstance(volumes, dict):
         raise ctx.error("volumes", "expected a mapping of volume names")
-    parsed = {str(n): _service(ctx, str(n), s, read_file) for n, s in services.items()}
+    raw_services = raw_data.get("services") if isinstance(raw_data.get("services"), dict) else {}
+    parsed = {
+        str(n): _service(ctx, str(n), s, read_file, raw_services.get(n), unset)
+        for n, s in services.items()
+    }
     return ComposeFile(
         path, _project_name(path, data), parsed, volumes, tuple(dict.fromkeys(warnings))
     )

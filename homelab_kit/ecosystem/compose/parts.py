@@ -21,6 +21,7 @@ class Mount:
     source: str | None  # absolute host path (bind), volume name (volume), None (anonymous/tmpfs)
     target: str
     read_only: bool = False
+    unset: tuple[str, ...] = ()  # variables its source needs but nobody set: source kept as written
 
 
 @dataclass(frozen=True)

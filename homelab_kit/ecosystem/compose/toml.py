@@ -4,6 +4,8 @@ The proposal is text for the user to review and paste: the published port, the s
 will be after migration (`/var/lib/<service>`, one sub-directory per appdata mount when there are
 several), the image, and a `migrate_from` table (source host, compose file, PUID/PGID, and the
 explicit source → state dir `paths`). Named volumes are proposed from docker's volume folder.
+A bind mount whose source is an unset variable (immich's `${UPLOAD_LOCATION}` without its `.env`)
+stays in `paths` as written, marked `# CHECK:`; `migrate plan` refuses it until it is a real path.
 """
 
 from __future__ import annotations
@@ -81,10 +83,23 @@ def propose_service(
         paths[source] = target
     if paths:
         mf["paths"] = paths
+        checks = unresolved(svc)
+        if checks:
+            mf["paths"].comment("CHECK: " + "; ".join(checks))
     table["migrate_from"] = mf
     if svc.depends_on:
         table.comment(f"depends on: {', '.join(svc.depends_on)}")
     return table
+
+
+def unresolved(service: ComposeService) -> list[str]:
+    """One line per appdata mount whose source needs a variable nobody set."""
+    return [
+        f"{', '.join(m.unset)} not set (no .env beside the compose file?): replace "
+        f'"{m.source}" (mounted at {m.target}) with the real folder; `migrate plan` refuses it until then'
+        for m in appdata_mounts(service)
+        if m.unset
+    ]
 
 
 def propose_toml(
@@ -100,6 +115,9 @@ def propose_toml(
     doc.add(tomlkit.comment(f"proposed from {compose.path} — review before pasting into lab.toml"))
     for w in compose.warnings:
         doc.add(tomlkit.comment(f"warning: {w}"))
+    for name in services or list(compose.services):
+        for line in unresolved(compose.services[name]):
+            doc.add(tomlkit.comment(f"CHECK: services.{name}: {line}"))
     outer = tomlkit.table(is_super_table=True)
     for name in services or list(compose.services):
         svc = compose.services[name]

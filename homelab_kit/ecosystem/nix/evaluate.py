@@ -63,6 +63,8 @@ let
       deployment = pickFrom (get cfg [ "deployment" ]) [ "targetHost" "targetUser" "targetPort" "tags" ];
       sshPorts = plain 2 (get cfg [ "services" "openssh" "ports" ]);
       interfaces = plain 5 (get cfg [ "networking" "interfaces" ]);
+      postgresql = let pg = get cfg [ "services" "postgresql" ]; in
+        if get pg [ "enable" ] == true then plain 1 (get pg [ "package" "version" ]) else null;
       homelab = plain 6 hl;
       nixos = builtins.listToAttrs (map (n: {
         name = n;
@@ -70,7 +72,7 @@ let
       }) (builtins.filter (n: nixosServices ? ${n}) (serviceNames hl)));
       restic = builtins.mapAttrs (n: b: pickFrom b [
         "repository" "repositoryFile" "paths" "exclude" "passwordFile" "environmentFile"
-        "pruneOpts" "timerConfig" "extraBackupArgs"
+        "pruneOpts" "timerConfig" "extraBackupArgs" "backupPrepareCommand"
       ]) (attrs (get cfg [ "services" "restic" "backups" ]));
     };
   configOf = c: if builtins.isAttrs c && c ? config && builtins.isAttrs c.config then c.config else c;

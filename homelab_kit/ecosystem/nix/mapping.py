@@ -99,6 +99,10 @@ def _host_entry(h: dict[str, Any], name: str, flake: str | None, r: ImportResult
         t["roles"] = roles
     if flake and h.get("attrName"):
         t["flake"] = f"{flake}#{h['attrName']}"
+    if as_str(h.get("postgresql")):
+        t["postgresql"] = h[
+            "postgresql"
+        ]  # services.postgresql.package.version: migrations check it
     return t
 
 

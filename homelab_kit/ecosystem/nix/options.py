@@ -1,7 +1,7 @@
 """NixOS `services.restic.backups.<name>` options → a lab.toml [backups.*] table (pure).
 
 pruneOpts become `keep`, timerConfig.OnCalendar a `schedule` timespec understands, `--tag` arguments
-`tags`; a backup's paths inside some service's state dirs stay derived, the rest are `extra_paths`.
+`tags`, backupPrepareCommand `prepare` (the dump that makes a live database safe to copy); a backup's paths inside some service's state dirs stay derived, the rest are `extra_paths`.
 What cannot be mapped is a warning for the user, never a silent drop. Also the small value readers
 mapping.py shares (evaluated Nix data is untyped JSON).
 """
@@ -149,6 +149,8 @@ def backup_entry(
     tags = [v for a in as_strs(b.get("extraBackupArgs")) for v in _tag_args(a)]
     if tags:
         t["tags"] = tags
+    if as_str(b.get("backupPrepareCommand")):
+        t["prepare"] = b["backupPrepareCommand"]
     return t
 
 
