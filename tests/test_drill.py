@@ -93,6 +93,20 @@ def test_the_demo_server_comes_back_on_a_spare_host(demo_drill, demo_lab):
     fig = drill_rto_chart(history)
     assert fig.axes[0].get_ylabel() == "RTO (minutes)" and len(fig.axes[0].lines) == 2  # + goal
     assert "brought back" in report._repr_html_()
+    # the watch counts a passing drill as a restore test of the backups it restored from
+    from homelab_kit.watch.checks import restore_rows
+
+    ages = {
+        r.subject: r.status
+        for r in restore_rows(lab, list(lab.backups.values()), report_time(report))
+    }
+    assert ages == {"n100-daily": "ok", "n100-offsite": "fail"}
+
+
+def report_time(report):
+    from datetime import datetime, timedelta
+
+    return datetime.fromisoformat(report.started) + timedelta(minutes=5)
 
 
 def test_drill_refuses_production_and_occupied_targets(demo_drill, capsys):
