@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import HomelabError
@@ -112,18 +111,9 @@ def lab_snapshot_stats(
 def repository_locations(lab: Lab) -> dict[str, tuple[str, str]]:
     """backup → (host, path) of its repository, to find the filesystem it fills. A local lab keeps
     each host's disk under <lab>/hosts/<host>/ (the demo does), so such paths map to that host."""
-    out: dict[str, tuple[str, str]] = {}
-    hosts_dir = lab.root.resolve() / "hosts"
-    for b in lab.backups.values():
-        host, path = b.host, b.repository
-        try:
-            rel = Path(path).resolve().relative_to(hosts_dir)
-        except (ValueError, OSError):
-            rel = None
-        if rel is not None and rel.parts and rel.parts[0] in lab.hosts:
-            host, path = rel.parts[0], "/" + "/".join(rel.parts[1:])
-        out[b.name] = (host, path)
-    return out
+    return {
+        b.name: lab.on_host(b.repository) or (b.host, b.repository) for b in lab.backups.values()
+    }
 
 
 def lab_repository_sizes(

@@ -31,27 +31,13 @@ def _cell(value: Any) -> str:
 
 def human_bytes(n: float | None) -> str | None:
     """1536 → '1.5 KiB' (tables only; JSON keeps exact integers)."""
-    if n is None or n != n:
-        return None
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return None
+    from ..capacity.sizes import format_bytes
+
+    return None if n is None or n != n else format_bytes(n)
 
 
 def human_seconds(s: float | None) -> str | None:
     """93600 → '1d 2h'; 3000 → '50m' (tables only)."""
-    if s is None or s != s:
-        return None
-    s = int(round(s))
-    sign, s = ("-" if s < 0 else ""), abs(s)
-    days, rest = divmod(s, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{sign}{days}d {hours}h"
-    if hours:
-        return f"{sign}{hours}h {minutes}m"
-    return f"{sign}{minutes}m" if minutes else f"{sign}{rest}s"
+    from ..lab.timespec import format_duration
+
+    return None if s is None or s != s else format_duration(s)

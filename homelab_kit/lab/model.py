@@ -207,6 +207,17 @@ class Lab:
                     self._runners[h] = SshRunner(h, known_hosts=self.known_hosts)
             return self._runners[h]
 
+    def on_host(self, path: str) -> tuple[str, str] | None:
+        """(host, path there) for a path under <lab>/hosts/<host>/, where a local lab (the demo)
+        keeps each host's disk; None for any other path."""
+        try:
+            rel = Path(path).resolve().relative_to(self.root.resolve() / "hosts")
+        except (ValueError, OSError):
+            return None
+        if not rel.parts or rel.parts[0] not in self.hosts:
+            return None
+        return rel.parts[0], "/" + "/".join(rel.parts[1:])
+
     def services_on(self, host: str) -> list[Service]:
         return [s for s in self.services.values() if s.host == host]
 

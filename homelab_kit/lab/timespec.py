@@ -53,6 +53,20 @@ def parse_duration(text: str) -> timedelta:
     raise ValueError(f'expected a duration such as "26h", "3d" or "1w2d", got "{text}"')
 
 
+def format_duration(seconds: float) -> str:
+    """A duration for people, as ages are shown everywhere: '1d 2h', '5h 12m', '40m', '45s'."""
+    s = int(round(seconds))
+    sign, s = ("-" if s < 0 else ""), abs(s)
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{sign}{days}d {hours}h"
+    if hours:
+        return f"{sign}{hours}h {minutes}m"
+    return f"{sign}{minutes}m" if minutes else f"{sign}{rest}s"
+
+
 _ONCAL_TIME = r"\d{1,2}:\d{2}(?::\d{2})?"
 
 

@@ -244,6 +244,14 @@ def rm_recursive(path: str, *, allowed_roots: Iterable[str]) -> Guarded:
     return _guarded(["rm", "-r", "-f", "--", path], path, "rm", roots)
 
 
+def remove_scratch(runner: Runner, path: str, *, operation: str) -> None:
+    """`rm -rf -- path` of a folder this run made itself (a scratch restore, a drill's root): it
+    must pass the syntax check (absolute, normalised, no protected path). rm does not follow a
+    symlink given as its argument, so a link there removes only the link."""
+    check_path_syntax(path, operation=operation)
+    runner.run(["rm", "-rf", "--", path], timeout=3600).check()
+
+
 def clear_dir(path: str, *, allowed_roots: Iterable[str]) -> Guarded:
     """`find -P path -mindepth 1 -delete`: empty a folder (an allowed root may be emptied, never
     removed); a symlink met on the way is removed, never followed."""

@@ -44,7 +44,7 @@ class AppCheck:
         return asdict(self)
 
 
-def first_line(text: str) -> str:
+def last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1] if lines else ""
 
@@ -98,7 +98,7 @@ def postgres_verdict(item: Mapping[str, Any]) -> tuple[str, str]:
     if _CRC.search(text):
         return "corrupt", f"{name}: pg_control fails its CRC check ({cd.get('tool')})"
     if cd.get("rc") != 0:
-        return "unknown", f"{name}: pg_controldata failed: {first_line(text)}"
+        return "unknown", f"{name}: pg_controldata failed: {last_line(text)}"
     state = parse_controldata(cd.get("out") or "").get("Database cluster state", "")
     if not state:
         return "unknown", f"{name}: pg_controldata shows no cluster state"
@@ -119,7 +119,7 @@ def tool_verdict(item: Mapping[str, Any], what: str) -> tuple[str, str]:
         return "ok", f"{what} header ok (no tool on the host to read it through)"
     if check.get("rc") == 0:
         return "ok", f"{what} reads through ({check.get('tool')})"
-    err = first_line(check.get("err") or check.get("out") or "") or f"exit {check.get('rc')}"
+    err = last_line(check.get("err") or check.get("out") or "") or f"exit {check.get('rc')}"
     if check.get("rc") is None or _TOO_NEW.search(err):
         return "unknown", f"{check.get('tool')} cannot read it: {err}"
     return "corrupt", f"{check.get('tool')}: {err}"

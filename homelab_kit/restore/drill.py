@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backups.restic import Restic
 from ..errors import ResticError, UnsafePathError
-from ..plans.safety import check_path_syntax, clear_dir, ensure_safe_target
+from ..plans.safety import check_path_syntax, clear_dir, ensure_safe_target, remove_scratch
 from .appcheck import check_apps
 from .apps import FAILING, failing
 from .apps import counts as app_counts
@@ -193,8 +193,7 @@ def drill(
             report = _run(lab, host, target, runner, root, wanted, sources, content, progress)
         finally:
             if fresh_root and not keep:
-                check_path_syntax(root, operation="removing the drill restore")
-                runner.run(["rm", "-rf", "--", root], timeout=3600).check()
+                remove_scratch(runner, root, operation="removing the drill restore")
         report.started, report.kept = started.isoformat(), keep or not fresh_root
         report.rto_seconds = time.monotonic() - start
         for s in sources:

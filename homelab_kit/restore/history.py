@@ -39,6 +39,7 @@ DRILL_COLUMNS = (
     "rto_met",
     "services",
     "services_ok",
+    "backups",
     "files",
     "bytes",
     "problems",
@@ -57,9 +58,9 @@ def restore_history(
     """Every recorded restore test and verification, oldest first, one row each."""
     import pandas as pd
 
-    runs = lab.journal.frame()
+    runs = pd.concat([lab.journal.frame(k) for k in kinds]).sort_values("id")
     rows = []
-    for r in runs[runs["kind"].isin(kinds)].itertuples():
+    for r in runs.itertuples():
         s = r.summary or {}
         seconds = s.get("restore_seconds")
         rows.append(
@@ -107,6 +108,7 @@ def drill_history(lab: Lab) -> pd.DataFrame:
                 "rto_met": s.get("rto_met"),
                 "services": len(services),
                 "services_ok": sum(x.get("status") == "ok" for x in services),
+                "backups": [x["backup"] for x in s.get("sources", []) if x.get("status") == "used"],
                 "files": s.get("files"),
                 "bytes": s.get("bytes"),
                 "problems": s.get("problems_total"),

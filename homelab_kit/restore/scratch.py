@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backups.restic import Restic
 from ..errors import HomelabError, UnsafePathError
-from ..plans.safety import check_path_syntax, resolve_on_host
+from ..plans.safety import check_path_syntax, remove_scratch, resolve_on_host
 from .appcheck import check_apps
 from .apps import failing
 from .compare import normalise_paths, within
@@ -87,11 +87,6 @@ def _prepare_target(runner: Runner, target: str) -> None:
         )
 
 
-def _remove(runner: Runner, target: str) -> None:
-    check_path_syntax(target, operation="removing the scratch restore")
-    runner.run(["rm", "-rf", "--", target], timeout=3600).check()
-
-
 def restore_test(
     lab: Lab,
     backup: str | Backup | None = None,
@@ -154,7 +149,7 @@ def restore_test(
         raise
     finally:
         if not keep:
-            _remove(runner, target)
+            remove_scratch(runner, target, operation="removing the scratch restore")
     record_report(lab, report, params, steps)
     return report
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import HomelabError
@@ -19,8 +18,6 @@ from .digest import Digest, Row, fail
 
 if TYPE_CHECKING:
     from ..lab.model import Backup, Lab
-
-RESTORE_KINDS = ("restore-test", "drill")
 
 
 def in_scope(lab: Lab, on: str) -> tuple[list[str], list[Backup]]:
@@ -32,17 +29,8 @@ def in_scope(lab: Lab, on: str) -> tuple[list[str], list[Backup]]:
 
 
 def host_view(lab: Lab) -> Callable[[str], str]:
-    """A path as its host sees it: a local lab's hosts keep their disks under <lab>/hosts/<host>/."""
-    base = lab.root.resolve() / "hosts"
-
-    def shown(path: str) -> str:
-        try:
-            rel = Path(path).relative_to(base)
-        except ValueError:
-            return path
-        return "/" + "/".join(rel.parts[1:]) if rel.parts and rel.parts[0] in lab.hosts else path
-
-    return shown
+    """A path as its host sees it (the demo's hosts keep their disks under <lab>/hosts/<host>/)."""
+    return lambda path: (lab.on_host(path) or (None, path))[1]
 
 
 def guarded(check: str, subject: str, fn: Callable[[], list[Row]]) -> list[Row]:
@@ -90,24 +78,17 @@ def size_rows(
 
 
 def restore_runs(lab: Lab) -> list[dict[str, Any]]:
-    """Restore tests and drills from the journal, newest first: backup, ok, time."""
-    out = []
-    for kind in RESTORE_KINDS:
-        for run in lab.journal.runs(kind):
-            s = run["summary"] or {}
-            if kind == "drill":  # a drill restores from each backup it used
-                used = [x["backup"] for x in s.get("sources", []) if x.get("status") == "used"]
-            else:
-                used = [s.get("backup") or run["parameters"].get("backup")]
-            for backup in used:
-                out.append(
-                    {
-                        "backup": backup,
-                        "ok": run["status"] == "ok" and bool(s.get("ok")),
-                        "time": datetime.fromisoformat(run["started"]),
-                    }
-                )
-    return sorted(out, key=lambda r: r["time"], reverse=True)
+    """Restore tests and drills (a drill tests each backup it restored from), newest first."""
+    from ..restore.history import drill_history, restore_history
+
+    tests = restore_history(lab, kinds=("restore-test",))
+    out = [(r.backup, r.ok, r.status, r.started) for r in tests.itertuples()]
+    out += [
+        (b, r.ok, r.status, r.started) for r in drill_history(lab).itertuples() for b in r.backups
+    ]
+    rows = [{"backup": b, "ok": bool(ok) and status == "ok", "time": t.to_pydatetime()}
+            for b, ok, status, t in out]  # fmt: skip
+    return sorted(rows, key=lambda r: r["time"], reverse=True)
 
 
 def restore_rows(lab: Lab, backups: list[Backup], now: datetime) -> list[Row]:

@@ -6,6 +6,7 @@ as aligned text for timers' logs and as an HTML table in Jupyter; `to_dict()` is
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -150,14 +151,8 @@ class Digest:
         shown = self.frame().drop(columns=["code"])
         shown["since"] = [_when(r.since) for r in self.rows]
         table = highlight_status(shown).hide(axis="index").to_html()
-        return f"<p><b>{_esc(self.summary())}</b> — checked {_when(self.now)}</p>{table}"
+        return f"<p><b>{html.escape(self.summary())}</b> — checked {_when(self.now)}</p>{table}"
 
 
 def _when(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M") if t else "-"
-
-
-def _esc(text: str) -> str:
-    import html
-
-    return html.escape(text)

@@ -9,7 +9,6 @@ reported and journaled, never an exception: the check's own truth must still rea
 from __future__ import annotations
 
 import shlex
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,16 +72,21 @@ def _lines(text: str, key: str) -> list[tuple[str, str]]:
 
 def _run(command: str, where: str) -> str:
     """The command's stdout (never logged); a failure names the program, not its output."""
+    from ..errors import ExecError
+    from ..transport.runner import LocalRunner
+
     argv = shlex.split(command)
     try:
-        res = subprocess.run(argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        res = LocalRunner().run(argv, timeout=COMMAND_TIMEOUT)
+    except ExecError as exc:  # could not start, or timed out
+        raise InventoryError(f"{where}: notify.urls_command: {exc}; fix the command") from None
+    if res.exit_code == 127:
         raise InventoryError(
-            f"{where}: notify.urls_command: cannot run `{argv[0]}` ({exc}); fix the command"
-        ) from None
-    if res.returncode != 0:
+            f"{where}: notify.urls_command: `{argv[0]}` not found; fix the command"
+        )
+    if not res.ok:
         raise InventoryError(
-            f"{where}: notify.urls_command: `{argv[0]}` exited {res.returncode}; run it by hand "
+            f"{where}: notify.urls_command: `{argv[0]}` exited {res.exit_code}; run it by hand "
             "to see why (its output is never shown: it holds secrets)"
         )
     return res.stdout

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..capacity.sizes import format_bytes
+from ..lab.timespec import format_duration
 from .digest import Row, fail, ok, warn
 
 DAY = 86400.0
@@ -21,11 +22,7 @@ SIZE_WINDOW = 10  # "usual" = the median of this many snapshots before the newes
 
 def age(delta: timedelta | None) -> str:
     """A short age for messages: '3d 4h', '5h 12m', '40m'."""
-    if delta is None:
-        return "-"
-    s = max(0, int(delta.total_seconds()))
-    d, h, m = s // 86400, s % 86400 // 3600, s % 3600 // 60
-    return f"{d}d {h}h" if d else (f"{h}h {m}m" if h else f"{m}m")
+    return "-" if delta is None else format_duration(max(0.0, delta.total_seconds()))
 
 
 def freshness(rows: Iterable[Mapping[str, Any]], covers: Mapping[str, int]) -> list[Row]:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from ..lab.timespec import format_duration
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -53,12 +55,9 @@ def worst(levels: Iterable[str]) -> str:
 def _age(td: Any) -> str:
     """'3d 4h', '5h 10m', '12m' — or '—' for a missing age."""
     try:
-        secs = int(td.total_seconds())
+        return format_duration(td.total_seconds())
     except (AttributeError, ValueError):
         return "—"
-    d, rem = divmod(secs, 86400)
-    h, m = rem // 3600, rem % 3600 // 60
-    return f"{d}d {h}h" if d else (f"{h}h {m}m" if h else f"{m}m")
 
 
 def freshness_level(row: Any) -> tuple[str, str]:
