@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..lab.paths import within
 from . import analysis as bk
 
 if TYPE_CHECKING:
@@ -43,10 +44,6 @@ COVERAGE_COLUMNS = [
     "snapshot",
     "message",
 ]
-
-
-def _within(path: str, roots: tuple[str, ...]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
 def freshness_rows(b: Backup, snaps: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
@@ -126,7 +123,7 @@ def coverage_rows(
     for svc, host, p in paths:
         cur, prev = now_sizes.get(p), prev_sizes.get(p)
         size, psize = (cur[0] if cur else None), (prev[0] if prev else None)
-        ever = [s for s in snaps if _within(p, s["paths"])]
+        ever = [s for s in snaps if any(within(p, r) for r in s["paths"])]
         migrating = lab.services[svc].migrate_from if svc else None
         if cur is None and not ever and migrating:
             rows.append(

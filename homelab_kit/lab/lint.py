@@ -9,8 +9,9 @@ checks looked inside) and from state dirs that are database files by name.
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
+
+from .paths import within
 
 if TYPE_CHECKING:
     from .model import Lab
@@ -21,18 +22,13 @@ DB_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 CHECK_KINDS = ("restore-test", "verify-restore", "drill")
 
 
-def _inside(child: str, parent: str) -> bool:
-    c, p = PurePosixPath(child), PurePosixPath(parent)
-    return c == p or p in c.parents
-
-
 def covering_backups(lab: Lab, host: str, path: str) -> list[str]:
     """Backups whose derived paths contain `path` on `host`."""
     return sorted(
         {
             row["backup"]
             for row in lab.backup_path_rows()
-            if row["host"] == host and _inside(path, row["path"])
+            if row["host"] == host and within(path, row["path"])
         }
     )
 
@@ -84,7 +80,7 @@ def lint_lab(lab: Lab) -> list[dict[str, str]]:
                 )
         for i, a in enumerate(s.state_dirs):
             for b in s.state_dirs[i + 1 :]:
-                if _inside(a, b) or _inside(b, a):
+                if within(a, b) or within(b, a):
                     add("warning", subject, f"state dirs {a} and {b} overlap; keep the outer one")
 
     services = list(lab.services.values())
@@ -94,7 +90,7 @@ def lint_lab(lab: Lab) -> list[dict[str, str]]:
                 continue
             for a in s.state_dirs:
                 for b in t.state_dirs:
-                    if _inside(a, b) or _inside(b, a):
+                    if within(a, b) or within(b, a):
                         add(
                             "error",
                             f"services.{s.name}, services.{t.name}",
@@ -148,9 +144,9 @@ def live_databases(lab: Lab) -> list[tuple[str, str, str, str]]:
         s = lab.services.get(service)
         if s is None:
             continue
-        if any(_inside(path, d) for d in s.state_dirs):
+        if any(within(path, d) for d in s.state_dirs):
             out.add((service, s.host, path, kind))
-        elif s.migrate_from and any(_inside(path, d) for d in s.migrate_from.paths):
+        elif s.migrate_from and any(within(path, d) for d in s.migrate_from.paths):
             out.add((service, s.migrate_from.host, path, kind))
     for s in lab.services.values():
         out |= {

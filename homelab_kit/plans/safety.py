@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import UnsafePathError
+from ..lab.paths import within
 
 if TYPE_CHECKING:
     from ..transport.runner import Runner
@@ -87,10 +88,6 @@ def _refuse(path: str, operation: str, why: str) -> UnsafePathError:
     return UnsafePathError(f"refusing {operation} on {path!r}: {why}")
 
 
-def _within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
 def check_path_syntax(path: str, *, operation: str) -> str:
     """Refuse relative, non-normalised, glob-bearing, `..`-bearing or protected paths."""
     if not isinstance(path, str) or not path:
@@ -110,13 +107,13 @@ def check_path_syntax(path: str, *, operation: str) -> str:
     if path in PROTECTED_PATHS:
         raise _refuse(path, operation, "a protected system path")
     for protected in PROTECTED_PATHS:
-        if protected != "/" and _within(protected, path):
+        if protected != "/" and within(protected, path):
             raise _refuse(path, operation, f"a parent of the protected path {protected}")
     return path
 
 
 def _check_inside(path: str, roots: Sequence[str], operation: str, what: str) -> None:
-    if not any(_within(path, root) for root in roots):
+    if not any(within(path, root) for root in roots):
         raise _refuse(
             path,
             operation,

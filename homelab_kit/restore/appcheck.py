@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..lab.paths import within
 from ..transport.runner import LocalRunner, Runner
 from . import probe as host_probe
 from .apps import AppCheck, build_checks, snapshot_path, summary
-from .compare import within
 
 if TYPE_CHECKING:
     from ..lab.model import Service

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..lab.paths import within
+
 KINDS = (
     "missing",
     "extra",
@@ -93,11 +95,6 @@ def node_entry(node: Mapping[str, Any]) -> Entry:
         gid=node.get("gid"),
         mtime_ns=rfc3339_ns(mtime) if mtime else None,
     )
-
-
-def within(path: str, root: str) -> bool:
-    """path == root or below it (both absolute, normalised)."""
-    return root == "/" or path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def normalise_paths(paths: Iterable[str] | None) -> tuple[str, ...] | None:

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..backups.restic import Restic
 from ..errors import ResticError, UnsafePathError
+from ..lab.paths import within
 from ..plans.safety import check_path_syntax, clear_dir, ensure_safe_target, remove_scratch
 from .appcheck import check_apps
 from .apps import FAILING, failing
 from .apps import counts as app_counts
-from .compare import within
 from .drill_report import DrillReport
 from .report import JOURNAL_PROBLEMS
 from .session import owning_services, restore_argv

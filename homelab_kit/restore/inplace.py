@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import UnsafePathError
+from ..lab.paths import within
 from ..plans.safety import ensure_safe_target
-from .compare import normalise_paths, within
+from .compare import normalise_paths
 from .report import RestoreReport
 from .session import open_snapshot, record_report, restic_version, restore_argv
 

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..backups.restic import Restic
 from ..errors import HomelabError, UnsafePathError
+from ..lab.paths import within
 from ..plans.safety import check_path_syntax, remove_scratch, resolve_on_host
 from .appcheck import check_apps
 from .apps import failing
-from .compare import normalise_paths, within
+from .compare import normalise_paths
 from .report import RestoreReport
 from .session import (
     live_paths,

@@ -14,12 +14,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...lab.paths import within
 from .options import (
     as_port,
     as_str,
     as_strs,
     backup_entry,
-    is_under,
     normalise_schedule,
     parse_prune_opts,
 )  # normalise_schedule, parse_prune_opts re-exported: importable from here
@@ -158,10 +158,10 @@ def _attribute(
     rest: list[str] = []
     for p in state_dirs:
         owner = next(
-            (n for n, ds in declared.items() if any(is_under(p, d) or is_under(d, p) for d in ds)),
+            (n for n, ds in declared.items() if any(within(p, d) or within(d, p) for d in ds)),
             None,
         )
-        owner = owner or next((n for n in declared if is_under(p, f"/var/lib/{n}")), None)
+        owner = owner or next((n for n in declared if within(p, f"/var/lib/{n}")), None)
         if owner:
             owned.setdefault(owner, []).append(p)
         else:

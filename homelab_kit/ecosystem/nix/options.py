@@ -12,6 +12,7 @@ import re
 import shlex
 from typing import Any
 
+from ...lab.paths import within
 from ...lab.timespec import schedule_period
 
 KEEP_FLAGS = {
@@ -43,12 +44,6 @@ def as_port(v: Any) -> int | None:
 def as_strs(v: Any) -> list[str]:
     """The non-empty strings of a list (anything else: [])."""
     return [x for x in v if isinstance(x, str) and x] if isinstance(v, list) else []
-
-
-def is_under(path: str, root: str) -> bool:
-    """path is root or inside it (every path is under "/")."""
-    root = root.rstrip("/") or "/"
-    return path == root or path.startswith(root + "/") or root == "/"
 
 
 def parse_prune_opts(opts: list[str]) -> tuple[dict[str, Any], list[str]]:
@@ -123,10 +118,10 @@ def backup_entry(
         "covers": [host],
     }
     paths = as_strs(b.get("paths"))
-    extra = [p for p in paths if not any(is_under(p, d) for d in service_dirs)]
+    extra = [p for p in paths if not any(within(p, d) for d in service_dirs)]
     if extra:
         t["extra_paths"] = extra
-    missing = [d for d in service_dirs if not any(is_under(d, p) for p in paths)]
+    missing = [d for d in service_dirs if not any(within(d, p) for p in paths)]
     if missing:
         warnings.append(f"{where}: does not back up {', '.join(missing)} (lint will show the gap)")
     if as_strs(b.get("exclude")):
@@ -172,7 +167,6 @@ __all__ = [
     "as_str",
     "as_strs",
     "backup_entry",
-    "is_under",
     "normalise_schedule",
     "parse_prune_opts",
 ]
